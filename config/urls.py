@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from config import views
+from workspaces.admin import owner_admin_site
+
+admin.site.site_header = "Lead Navigator platform admin"
+admin.site.site_title = "Lead Navigator admin"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("w/", include("workspaces.urls")),
+    path("owner/", owner_admin_site.urls),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "config.views.error_400"
+handler403 = "config.views.error_403"
+handler404 = "config.views.error_404"
+handler500 = "config.views.error_500"
