@@ -28,7 +28,7 @@ run: migrate
 	@echo ""
 	@echo "  Lead Navigator is starting on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
 	@echo ""
-	$(BIN)/honcho start -f Procfile
+	$(BIN)/honcho start -f Procfile -p $(PORT)
 
 ## make test: the whole suite. Set DATABASE_URL / CELERY_BROKER_URL / REDIS_URL to use PostgreSQL and Redis.
 test: install browser-deps

@@ -1,7 +1,7 @@
 """The test suite. DATABASE_URL / CELERY_BROKER_URL / REDIS_URL switch it onto PostgreSQL and Redis."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR
+from .base import BASE_DIR, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -17,4 +17,4 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not :memory:, so a real Celery worker process started by a test sees the same data.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": env("LEADNAV_TEST_DB", default=str(BASE_DIR / "var" / "test.sqlite3"))}  # noqa: F405
