@@ -1,7 +1,8 @@
 """Site-level views: the landing redirect and the error pages. (`/healthz` lives in ops.views.)"""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 
 from workspaces.models import Membership
 
@@ -34,4 +35,5 @@ def error_404(request, exception=None):
 
 
 def error_500(request):
-    return render(request, "errors/500.html", status=500)
+    # No request context: context processors query the database, which may be what failed.
+    return HttpResponseServerError(render_to_string("errors/500.html"))
