@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.DeniedAccessAuditMiddleware",
+    "audit.middleware.LoginCodeRequestAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -136,6 +138,7 @@ ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Lead Navigator] "
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # mail the user when their password or email address changes
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = env.int("ACCOUNT_LOGIN_BY_CODE_TIMEOUT", default=300)
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
@@ -157,7 +160,9 @@ ACCOUNT_REQUIRE_APPROVAL = env.bool("ACCOUNT_REQUIRE_APPROVAL", default=False)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Lead Navigator"
 MFA_TOTP_TOLERANCE = 1
-USERSESSIONS_TRACK_ACTIVITY = True
+# Off: tracking writes a UserSession row on every authenticated request (a DB write per GET,
+# and a write lock per page view on SQLite). The sessions page still shows IP, browser and start.
+USERSESSIONS_TRACK_ACTIVITY = False
 
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=8 * 3600)
 SESSION_IDLE_TIMEOUT_SECONDS = SESSION_COOKIE_AGE
@@ -175,6 +180,7 @@ if env("EMAIL_HOST", default=""):
     EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
     EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
     EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+    EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # a stuck SMTP server must not hang a login request
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="Lead Navigator <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -225,6 +231,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "control"),
         "store_processed": False,
     }
+    # kombu lists these folders without creating them: a fresh clone's first publish would crash.
+    for _folder in ("out", "control"):
+        (CELERY_FILESYSTEM_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_RESULT_BACKEND = "django-db"
