@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import views
+from ops import views as ops_views
 from workspaces.admin import owner_admin_site
 
 admin.site.site_header = "Lead Navigator platform admin"
@@ -9,10 +10,11 @@ admin.site.site_title = "Lead Navigator admin"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", ops_views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("w/", include("workspaces.urls")),
+    path("invitations/", include("workspaces.invitation_urls")),
     path("owner/", owner_admin_site.urls),
     path("admin/", admin.site.urls),
 ]

@@ -144,3 +144,27 @@ class Invitation(TimeStampedModel):
         if self.expires_at <= timezone.now():
             return "expired"
         return "pending"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == "pending"
+
+
+class InvitationEmail(models.Model):
+    """One invitation email sent (first send or resend).
+
+    The per-workspace hourly invitation rate limit counts these rows: counting invitations
+    would let an owner spam one address by resending the same invitation over and over.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="emails")
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = WorkspaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"{self.invitation.email} at {self.sent_at:%Y-%m-%d %H:%M}"
