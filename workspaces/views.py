@@ -307,7 +307,9 @@ def invitation_endpoint(methods: list[str]):
 
     The token is checked before the HTTP method, so a wrong token or a wrong account is a 404
     whatever the method (like the /w/ views). Every response carries `Referrer-Policy:
-    no-referrer` (the token is in the URL, T-INV-07) and is never cached.
+    same-origin` (the token is in the URL, T-INV-07: no other site ever sees it) and is never cached.
+    Not `no-referrer`: under it Chromium sends `Origin: null` with the page's own POST forms, and
+    Django's CSRF origin check rightly refuses them.
     """
 
     def decorator(view):
@@ -320,7 +322,7 @@ def invitation_endpoint(methods: list[str]):
                 response = HttpResponseNotAllowed(methods)
             else:
                 response = view(request, loaded, token)
-            response["Referrer-Policy"] = "no-referrer"
+            response["Referrer-Policy"] = "same-origin"
             return response
 
         return never_cache(wrapper)

@@ -28,7 +28,7 @@ def test_get_explains_and_changes_nothing(client, workspace, owner):
     response = client.get(_detail(invitation))
     body = response.content.decode()
     assert response.status_code == 200
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-cache" in response["Cache-Control"]
     assert "Acme Marketing" in body
     assert owner.email in body
