@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "accounts",
     "workspaces",
     "audit",
+    "datasets",
     "ops",
 ]
 
