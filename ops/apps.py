@@ -6,3 +6,7 @@ class OpsConfig(AppConfig):
 
     name = "ops"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Importing registers the system checks (tagged "leadnav"; the security ones run with --deploy).
+        from ops import checks  # noqa: F401

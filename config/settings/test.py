@@ -7,7 +7,16 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
-CELERY_TASK_ALWAYS_EAGER = True
+if env("LEADNAV_TEST_CACHE_DIR", default=""):
+    # A real worker started by a test writes its heartbeat here, where the test process can read it.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env("LEADNAV_TEST_CACHE_DIR"),
+        }
+    }
+# A real worker started by a test (ops/tests/test_worker_process.py) runs with LEADNAV_CELERY_EAGER=0.
+CELERY_TASK_ALWAYS_EAGER = env.bool("LEADNAV_CELERY_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 WHITENOISE_USE_FINDERS = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
@@ -15,6 +24,6 @@ TEST_OUTPUT_DIR = BASE_DIR / "test-output"
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a real Celery worker process started by a test sees the same data.
-    DATABASES["default"]["TEST"] = {"NAME": env("LEADNAV_TEST_DB", default=str(BASE_DIR / "var" / "test.sqlite3"))}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": env("LEADNAV_TEST_DB", default=str(BASE_DIR / "var" / "test.sqlite3"))}
