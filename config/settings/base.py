@@ -23,6 +23,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_ID = 1
 SITE_NAME = "Lead Navigator"
+SITE_DOMAIN = env("DJANGO_SITE_DOMAIN", default="localhost:8000")  # shown in emails
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -262,6 +263,20 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 WORKER_HEARTBEAT_SECONDS = 15
 WORKER_HEARTBEAT_STALE_AFTER = timedelta(seconds=90)
+
+# --- datasets (DESIGN.md §5, SECURITY.md §2.3) ---------------------------------------------------------
+DATASETS_MAX_UPLOAD_BYTES = env.int("DATASETS_MAX_UPLOAD_BYTES", default=2 << 30)
+DATASETS_CHUNK_BYTES = env.int("DATASETS_CHUNK_BYTES", default=8 << 20)
+DATASETS_WORKSPACE_QUOTA_BYTES = env.int("DATASETS_WORKSPACE_QUOTA_BYTES", default=20 << 30)
+DATASETS_WORKSPACE_MAX_UPLOADS = env.int("DATASETS_WORKSPACE_MAX_UPLOADS", default=500)
+DATASETS_MAX_DECOMPRESSED_BYTES = env.int("DATASETS_MAX_DECOMPRESSED_BYTES", default=10 << 30)
+DATASETS_LEASE_SECONDS = env.int("DATASETS_LEASE_SECONDS", default=300)
+DATASETS_HEARTBEAT_SECONDS = env.float("DATASETS_HEARTBEAT_SECONDS", default=2.0)
+DATASETS_MAX_ATTEMPTS = env.int("DATASETS_MAX_ATTEMPTS", default=3)
+# The queue ingest tasks are published to ("celery": the queue `make run`'s worker consumes).
+DATASETS_INGEST_QUEUE = env("DATASETS_INGEST_QUEUE", default="celery")
+FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "upload-tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- workspaces ---------------------------------------------------------------------------------------
 INVITATION_TTL = timedelta(days=7)
