@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("w/<slug:workspace_slug>/datasets/", include("datasets.urls")),
     path("w/", include("workspaces.urls")),
     path("invitations/", include("workspaces.invitation_urls")),
     path("owner/", owner_admin_site.urls),

@@ -5,21 +5,33 @@ POST with a valid CSRF token and valid data: the allowed roles succeed (302), a 
 gets 403, a non-member 404, and a refused request changes nothing. PUT / PATCH / DELETE are
 refused the same way (405 for the allowed roles: those views only take POST).
 
-`test_every_workspace_route_is_in_the_matrix` fails when a new /w/ route is neither in MATRIX
-nor in READ_ONLY_ROUTES, so datasets / analytics routes join the table as they are written.
+API_MATRIX does the same for the JSON endpoints of the chunked upload (201/200 for the allowed
+roles, 405 for any other method). `test_every_workspace_route_is_in_the_matrix` fails when a new
+/w/ route is in none of MATRIX, API_MATRIX or READ_ONLY_ROUTES, so datasets / analytics routes
+join the table as they are written.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from django.apps import apps
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+from datasets.tests.page_helpers import (
+    VISITORS_CSV,
+    dataset_row,
+    upload_complete,
+    upload_failed,
+    upload_needs_mapping,
+    upload_row,
+)
 from workspaces import services
 from workspaces.models import Invitation, Membership, Role, Workspace
 from workspaces.tests.factories import InvitationFactory, MembershipFactory
@@ -62,7 +74,30 @@ ROUTES: dict[str, Callable[[Scene], tuple[dict, dict]]] = {
     "workspaces:invitations": lambda s: ({}, {"email": "new@example.com", "role": "viewer"}),
     "workspaces:invitation_revoke": lambda s: ({"invitation_id": s.invitation.pk}, {}),
     "workspaces:invitation_resend": lambda s: ({"invitation_id": s.invitation.pk}, {}),
+    # datasets: the no-JS upload form, the column review, retry / cancel, and the analyst's own dataset.
+    "datasets:upload": lambda s: ({}, {"file": SimpleUploadedFile("v.csv", VISITORS_CSV), "mode": "new"}),
+    "datasets:upload_mapping": lambda s: (
+        {"upload_id": upload_needs_mapping(workspace=s.workspace, user=s.users["analyst"], columns=("a",)).pk},
+        {"kind": "custom", "col_0_field": "", "col_0_type": "text"},
+    ),
+    "datasets:upload_retry": lambda s: ({"upload_id": upload_failed(workspace=s.workspace).pk}, {}),
+    "datasets:upload_cancel": lambda s: ({"upload_id": upload_row(workspace=s.workspace).pk}, {}),
+    "datasets:rename": lambda s: ({"dataset_id": _analysts_dataset(s).pk}, {"name": "Renamed"}),
+    "datasets:delete": lambda s: ({"dataset_id": _analysts_dataset(s).pk}, {}),
+    "datasets:version_restore": lambda s: _analysts_old_version(s),  # noqa: PLW0108 (defined below)
+    "datasets:version_delete": lambda s: _analysts_old_version(s),  # noqa: PLW0108
 }
+
+
+def _analysts_dataset(s: Scene):
+    # An analyst may manage the datasets they uploaded; owners any dataset (DESIGN.md §4).
+    return dataset_row(workspace=s.workspace, user=s.users["analyst"], name="Analyst's", files=False)
+
+
+def _analysts_old_version(s: Scene) -> tuple[dict, dict]:
+    dataset = dataset_row(workspace=s.workspace, user=s.users["analyst"], versions=2, files=False)
+    return {"dataset_id": dataset.pk, "version_id": dataset.versions.get(number=1).pk}, {}
+
 
 # fmt: off
 MATRIX = [
@@ -76,11 +111,71 @@ MATRIX = [
     ("workspaces:invitations",         403,   403,    302,  404),
     ("workspaces:invitation_revoke",   403,   403,    302,  404),
     ("workspaces:invitation_resend",   403,   403,    302,  404),
+    ("datasets:upload",                403,   302,    302,  404),
+    ("datasets:upload_mapping",        403,   302,    302,  404),
+    ("datasets:upload_retry",          403,   302,    302,  404),
+    ("datasets:upload_cancel",         403,   302,    302,  404),
+    ("datasets:rename",                403,   302,    302,  404),
+    ("datasets:delete",                403,   302,    302,  404),
+    ("datasets:version_restore",       403,   302,    302,  404),
+    ("datasets:version_delete",        403,   302,    302,  404),
+]
+# fmt: on
+
+# The chunked-upload API answers JSON. name -> (URL kwargs, body kind, body): "json" bodies are
+# JSON, "bytes" a raw chunk sent to ?offset=0.
+API_ROUTES: dict[str, Callable[[Scene], tuple[dict, str, object]]] = {
+    "datasets:upload_start": lambda s: ({}, "json", {"name": "v.csv", "size": len(VISITORS_CSV)}),
+    "datasets:upload_chunk": lambda s: (
+        {"upload_id": upload_row(workspace=s.workspace, size_bytes=len(VISITORS_CSV)).pk},
+        "bytes",
+        VISITORS_CSV,
+    ),
+    "datasets:upload_finish": lambda s: ({"upload_id": upload_complete(workspace=s.workspace).pk}, "json", {}),
+}
+# fmt: off
+API_MATRIX = [
+    # url name                        method  viewer analyst owner outsider
+    ("datasets:upload_start",          "post",  403,   201,    201,  404),
+    ("datasets:upload_chunk",          "put",   403,   200,    200,  404),
+    ("datasets:upload_finish",         "post",  403,   200,    200,  404),
 ]
 # fmt: on
 
 # /w/ routes that change nothing (GET only): members read them, outsiders get 404.
-READ_ONLY_ROUTES = {"workspaces:detail", "workspaces:members"}
+READ_ONLY_ROUTES = {
+    "workspaces:detail",
+    "workspaces:members",
+    "datasets:list",
+    "datasets:uploads",
+    "datasets:detail",
+    "datasets:schema",
+    "datasets:receipt",
+    "datasets:versions",
+    "datasets:download_original",
+    "datasets:download_rejected",
+    "datasets:download_receipt",
+    "datasets:upload_detail",
+    "datasets:upload_progress",
+}
+
+
+def _readable_dataset(s: Scene) -> dict:
+    return {"dataset_id": dataset_row(workspace=s.workspace, rejected=b"line,3\n").pk}
+
+
+# URL kwargs (besides the slug) of the read-only routes that name an object.
+READ_ONLY_KWARGS: dict[str, Callable[[Scene], dict]] = {
+    "datasets:detail": _readable_dataset,
+    "datasets:schema": _readable_dataset,
+    "datasets:receipt": _readable_dataset,
+    "datasets:versions": _readable_dataset,
+    "datasets:download_original": _readable_dataset,
+    "datasets:download_rejected": _readable_dataset,
+    "datasets:download_receipt": _readable_dataset,
+    "datasets:upload_detail": lambda s: {"upload_id": upload_row(workspace=s.workspace).pk},
+    "datasets:upload_progress": lambda s: {"upload_id": upload_row(workspace=s.workspace).pk},
+}
 
 
 def _cases(methods: list[str]) -> list:
@@ -120,12 +215,14 @@ def snapshot() -> dict:
     return state
 
 
-def _iter_names(resolver, namespace: str = ""):
+def _iter_names(resolver, namespace: str = "", under_slug: bool = False):
     for pattern in resolver.url_patterns:
+        # The slug may sit in an include() prefix: w/<slug:workspace_slug>/datasets/...
+        has_slug = under_slug or "workspace_slug" in pattern.pattern.regex.groupindex
         if isinstance(pattern, URLResolver):
             inner = ":".join(part for part in (namespace, pattern.namespace or "") if part)
-            yield from _iter_names(pattern, inner)
-        elif isinstance(pattern, URLPattern) and "workspace_slug" in pattern.pattern.regex.groupindex:
+            yield from _iter_names(pattern, inner, has_slug)
+        elif isinstance(pattern, URLPattern) and has_slug:
             yield f"{namespace}:{pattern.name}" if namespace else pattern.name
 
 
@@ -134,11 +231,14 @@ def _iter_names(resolver, namespace: str = ""):
 
 def test_every_workspace_route_is_in_the_matrix():
     matrix_names = {row[0] for row in MATRIX}
-    unlisted = sorted(set(_iter_names(get_resolver())) - matrix_names - READ_ONLY_ROUTES)
+    api_names = {row[0] for row in API_MATRIX}
+    unlisted = sorted(set(_iter_names(get_resolver())) - matrix_names - api_names - READ_ONLY_ROUTES)
     assert unlisted == [], (
-        f"add these /w/ routes to MATRIX or READ_ONLY_ROUTES in tests/test_role_matrix.py: {unlisted}"
+        f"add these /w/ routes to MATRIX, API_MATRIX or READ_ONLY_ROUTES in tests/test_role_matrix.py: {unlisted}"
     )
     assert set(ROUTES) == matrix_names
+    assert set(API_ROUTES) == api_names
+    assert "datasets:upload_chunk" in set(_iter_names(get_resolver()))
 
 
 @pytest.mark.parametrize(("name", "role", "expected", "method"), _cases(["post"]))
@@ -166,11 +266,56 @@ def test_other_methods_matrix(scene, name, role, expected, method):
     assert snapshot() == before
 
 
+def _api_cases(*, own_method: bool) -> list:
+    return [
+        pytest.param(name, method, role, expected, id=f"{name}-{role}-{method}")
+        for name, route_method, *statuses in API_MATRIX
+        for role, expected in zip(ROLES, statuses, strict=True)
+        for method in ["get", "post", "put", "patch", "delete"]
+        if (method == route_method) is own_method
+    ]
+
+
+def _api_send(client: Client, method: str, url: str, body_kind: str, body):
+    token = client.cookies["csrftoken"].value
+    if method == "get":
+        return client.get(url)
+    if body_kind == "json":
+        data, content_type = json.dumps(body), "application/json"
+    else:
+        url, data, content_type = f"{url}?offset=0", body, "application/octet-stream"
+    return getattr(client, method)(url, data, content_type=content_type, HTTP_X_CSRFTOKEN=token)
+
+
+@pytest.mark.parametrize(("name", "method", "role", "expected"), _api_cases(own_method=True))
+def test_api_matrix(scene, name, method, role, expected):
+    kwargs, body_kind, body = API_ROUTES[name](scene)
+    url = reverse(name, kwargs={"workspace_slug": scene.workspace.slug, **kwargs})
+    client = _csrf_client(scene.users[role])
+    before = snapshot()
+    response = _api_send(client, method, url, body_kind, body)
+    assert response.status_code == expected
+    assert (snapshot() == before) is (expected >= 400)
+
+
+@pytest.mark.parametrize(("name", "method", "role", "expected"), _api_cases(own_method=False))
+def test_api_other_methods(scene, name, method, role, expected):
+    kwargs, body_kind, body = API_ROUTES[name](scene)
+    url = reverse(name, kwargs={"workspace_slug": scene.workspace.slug, **kwargs})
+    client = _csrf_client(scene.users[role])
+    before = snapshot()
+    response = _api_send(client, method, url, body_kind, body)
+    # Members reach the view, which takes only its own method; others are refused before that.
+    assert response.status_code == (405 if expected < 400 else expected)
+    assert snapshot() == before
+
+
 @pytest.mark.parametrize("name", sorted(READ_ONLY_ROUTES))
 @pytest.mark.parametrize(("role", "expected"), [("viewer", 200), ("analyst", 200), ("owner", 200), ("outsider", 404)])
 def test_read_only_routes(scene, name, role, expected):
     client = _csrf_client(scene.users[role])
-    url = reverse(name, kwargs={"workspace_slug": scene.workspace.slug})
+    kwargs = READ_ONLY_KWARGS.get(name, lambda s: {})(scene)
+    url = reverse(name, kwargs={"workspace_slug": scene.workspace.slug, **kwargs})
     before = snapshot()
     get = client.get(url)
     post = _send(client, "post", url, {"name": "x"})

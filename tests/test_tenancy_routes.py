@@ -21,6 +21,8 @@ from django.core import mail
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from audit.services import audit_record
+from datasets.models import UploadStatus
+from datasets.tests.page_helpers import dataset_row, upload_failed, upload_needs_mapping, upload_row
 from workspaces.admin import owner_admin_site
 from workspaces.models import Workspace
 from workspaces.tests.factories import InvitationFactory, MembershipFactory
@@ -54,9 +56,8 @@ OBJECT_ROUTES = sorted(
         if _kwargs_of(set(pattern.pattern.regex.groupindex)) and name.split(":")[0] not in SKIPPED_NAMESPACES
     }
 )
-ROUTES_WITH_SLUG = {
-    name for _, name, pattern in iter_patterns(get_resolver()) if "workspace_slug" in pattern.pattern.regex.groupindex
-}
+# The slug may come from an include() prefix (w/<slug:workspace_slug>/datasets/), so look at the full route.
+ROUTES_WITH_SLUG = {name for route, name, _ in iter_patterns(get_resolver()) if "<slug:workspace_slug>" in route}
 
 
 # --- factories: build B's object, return the URL kwargs ---------------------------------------
@@ -64,6 +65,20 @@ ROUTES_WITH_SLUG = {
 
 def _invitation(b: Workspace):
     return InvitationFactory(workspace=b, email="invitee@globex.example")
+
+
+def _upload(b: Workspace, status: str = UploadStatus.RECEIVING) -> dict:
+    return {"workspace_slug": b.slug, "upload_id": upload_row(workspace=b, status=status).pk}
+
+
+def _dataset(b: Workspace) -> dict:
+    return {"workspace_slug": b.slug, "dataset_id": dataset_row(workspace=b, name="B data", files=False).pk}
+
+
+def _dataset_version(b: Workspace) -> dict:
+    dataset = dataset_row(workspace=b, name="B data", versions=2, files=False)
+    old = dataset.versions.get(number=1)
+    return {"workspace_slug": b.slug, "dataset_id": dataset.pk, "version_id": old.pk}
 
 
 FACTORIES_BY_ROUTE: dict[str, Callable[[Workspace], dict]] = {
@@ -76,6 +91,25 @@ FACTORIES_BY_ROUTE: dict[str, Callable[[Workspace], dict]] = {
     "invitations:reject": lambda b: {"token": _invitation(b).token},
     "invitations:signup": lambda b: {"token": _invitation(b).token},
     "invitations:signin": lambda b: {"token": _invitation(b).token},
+    # datasets: each upload in the state where the action would change it.
+    "datasets:upload_detail": _upload,
+    "datasets:upload_chunk": _upload,
+    "datasets:upload_finish": _upload,
+    "datasets:upload_progress": _upload,
+    "datasets:upload_cancel": _upload,
+    "datasets:upload_mapping": lambda b: {"workspace_slug": b.slug, "upload_id": upload_needs_mapping(workspace=b).pk},
+    "datasets:upload_retry": lambda b: {"workspace_slug": b.slug, "upload_id": upload_failed(workspace=b).pk},
+    "datasets:detail": _dataset,
+    "datasets:schema": _dataset,
+    "datasets:receipt": _dataset,
+    "datasets:versions": _dataset,
+    "datasets:download_original": _dataset,
+    "datasets:download_rejected": _dataset,
+    "datasets:download_receipt": _dataset,
+    "datasets:rename": _dataset,
+    "datasets:delete": _dataset,
+    "datasets:version_restore": _dataset_version,
+    "datasets:version_delete": _dataset_version,
     "owner_admin:view_on_site": lambda b: {
         "content_type_id": ContentType.objects.get_for_model(Workspace).pk,
         "object_id": b.pk,
@@ -88,6 +122,7 @@ ADMIN_OBJECT_FACTORIES: dict[str, Callable[[Workspace], int]] = {
     "workspaces.membership": lambda b: MembershipFactory(workspace=b).pk,
     "workspaces.invitation": lambda b: _invitation(b).pk,
     "audit.auditevent": lambda b: audit_record(action="workspace.renamed", workspace=b, details={"n": B_MARKER}).pk,
+    "datasets.upload": lambda b: upload_row(workspace=b, name="b-upload.csv").pk,
 }
 ADMIN_OBJECT_VIEWS = ["change", "delete", "history"]
 for _model in owner_admin_site._registry:
