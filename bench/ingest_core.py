@@ -26,7 +26,7 @@ from datasets.ingest.generator import generate_buyers, generate_visitors
 def _ingest(path: str, out_dir: str, queue) -> None:
     started = time.perf_counter()
     result = ingest_file(path, out_dir=out_dir)
-    queue.put((time.perf_counter() - started, result.receipt.rows_loaded))
+    queue.put((time.perf_counter() - started, (result.receipt.rows_loaded, result.reader)))
 
 
 def _baseline(path: str, out_file: str, queue) -> None:
@@ -65,10 +65,11 @@ def main() -> None:
     print(f"generated {args.rows:,} {args.kind} rows, {size_mb:,.1f} MB in {time.perf_counter() - started:.1f}s")
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
-    ours, rows, ours_rss = _run_child(_ingest, str(source), str(out))
+    ours, (rows, reader), ours_rss = _run_child(_ingest, str(source), str(out))
     base, _, base_rss = _run_child(_baseline, str(source), str(work / "baseline.parquet"))
     print(
         f"ingest_file : {ours:6.2f}s  {rows / ours:>10,.0f} rows/s  {size_mb / ours:6.1f} MB/s  peak RSS {ours_rss} MiB"
+        f"  (pass 1 reader: {reader})"
     )
     print(f"duckdb COPY : {base:6.2f}s  {args.rows / base:>10,.0f} rows/s  {size_mb / base:6.1f} MB/s")
     print(f"ratio to baseline: {ours / base:.2f}x  (rows loaded {rows:,}; peak RSS of both children {base_rss} MiB)")

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +24,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from . import container as C
 from . import errors as E
+from . import fastcsv
 from . import types as T
 from .fields import BOOLEAN_FIELDS
 from .mapping import ColumnFacts, MappingProposal, propose_mapping
@@ -34,10 +39,11 @@ from .receipt import ColumnReceipt, Receipt
 from .source import Prepared, SourceStats, open_records, prepare
 
 LINE = "__line"
+HASH = "__hash"
 DATA_FILE = "data.parquet"
 REJECTED_FILE = "rejected_rows.csv"
 RECEIPT_FILE = "receipt.json"
-STAGING_FILE = "staging.parquet"
+STAGING_FILE = "staging.arrow"
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,10 @@ class IngestResult:
     receipt_path: Path
     mapping: MappingProposal
     column_types: dict[str, T.ColumnType]
+    # Which reader staged the records: "fast" (Arrow) or "python" (csv module); the result is
+    # the same either way, this only says how long it took and why.
+    reader: str = ""
+    fallback_reason: str | None = None
 
 
 class _Rejects:
@@ -93,6 +103,20 @@ class _Rejects:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def _one_batch(pieces: list[pa.Table]) -> pa.RecordBatch:
+    table = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
+    if any(column.num_chunks != 1 for column in table.columns):
+        table = table.combine_chunks()
+    return table.to_batches()[0]
+
+
+def _wait(futures) -> None:
+    """Wait for pool jobs and re-raise the first failure."""
+    wait(futures)
+    for future in futures:
+        future.result()
 
 
 def _field_count_message(expected: int, found: int) -> str:
@@ -143,6 +167,9 @@ class _Loader:
         self.rows_read = 0
         self.trailing = 0
         self.header_line: int | None = prepared.header_line
+        self.pass1 = ""  # "fast" | "python": which reader staged the records
+        self.fallback_reason: str | None = None
+        self.pool: ThreadPoolExecutor | None = None
 
     def _report(self, stage: str, bytes_done: int, rows: int) -> None:
         if self.progress is not None:
@@ -152,28 +179,147 @@ class _Loader:
 
     # --- pass 1 -------------------------------------------------------------------------------
     def _stage(self, staging: Path) -> None:
-        records, bytes_done, produced, close = open_records(self.prepared, self.options, self.stats)
+        """Stage the records: the native fast path when it can prove the Python path's result,
+        else (or when it finds out half-way that it cannot) the Python csv path from scratch."""
+        reason = fastcsv.ineligible(self.prepared)
+        if reason is None:
+            try:
+                self._stage_with(staging, self._fast_batches)
+                self.pass1 = "fast"
+                return
+            except fastcsv.Fallback as exc:
+                reason = str(exc)
+                self._reset_pass1()
+        self.fallback_reason = reason
+        self._stage_with(staging, self._python_batches)
+        self.pass1 = "python"
+
+    def _reset_pass1(self) -> None:
+        self.rejects.close()
+        # In place: the decoding error handlers count into this very DecodeStats object.
+        self.stats.blank = 0
+        self.stats.stream = None
+        decode = self.stats.decode
+        decode.replaced = decode.fallback = decode.nul = 0
+        self.rejects = _Rejects(self.out / REJECTED_FILE, self.names, self.options)
+        self.trackers = [T.ColumnTracker(name, self.markers) for name in self.names]
+        self.rows_read = 0
+        self.trailing = 0
+        self.header_line = self.prepared.header_line
+
+    def _stage_with(self, staging: Path, producer) -> None:
         schema = pa.schema([pa.field(f"c{i}", pa.string()) for i in range(self.width)] + [pa.field(LINE, pa.int64())])
-        writer = pq.ParquetWriter(staging, schema, compression="lz4")
+        staged_schema = schema.append(pa.field(HASH, pa.uint64()))
+        # Arrow IPC: the staging file is written once and read twice, and IPC costs a fraction
+        # of Parquet's encoding time. Uncompressed it is ~1.4x the text, so it is only left
+        # uncompressed for plain files (at most the upload limit); a gzip or zip can unpack to
+        # max_decompressed_bytes, where lz4 (~0.8x the text, some CPU) protects the disk.
+        compression = None if self.prepared.container.kind == C.TEXT else "lz4"
+        sink = pa.OSFile(str(staging), "wb")
+        writer = pa.ipc.new_file(sink, staged_schema, options=pa.ipc.IpcWriteOptions(compression=compression))
+        pool = self._threads()
+        con = duckdb.connect(config={"memory_limit": self.options.duckdb_memory_limit, "threads": 1})
+        row_hash = "hash({}) AS {}".format(", ".join(f'"c{i}"' for i in range(self.width)), HASH)
+
+        def hashed(batch: pa.RecordBatch) -> pa.RecordBatch:
+            # Each row's hash is taken now, so finding duplicates later reads one column.
+            cursor = con.cursor()
+            try:
+                hashes = cursor.from_arrow(pa.Table.from_batches([batch])).project(row_hash).to_arrow_table()
+            finally:
+                cursor.close()
+            return batch.append_column(HASH, hashes.column(0).combine_chunks())
+
+        pending: list = []
+        try:
+            for batch in producer(schema):
+                # Type tracking and hashing of this batch run on the pool while the next one
+                # is parsed; the previous one is written meanwhile.
+                if pending:
+                    _wait(pending)
+                    writer.write_batch(pending[-1].result())
+                pending = [pool.submit(t.update, batch.column(i)) for i, t in enumerate(self.trackers)]
+                pending.append(pool.submit(hashed, batch))
+            if pending:
+                _wait(pending)
+                writer.write_batch(pending[-1].result())
+        finally:
+            wait(pending)  # a fallback may leave jobs running: the connection must outlive them
+            con.close()
+            writer.close()
+            sink.close()
+
+    def _threads(self) -> ThreadPoolExecutor:
+        # Per load, not per process: a Celery prefork child must not inherit a dead pool.
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2)))
+        return self.pool
+
+    def _rechunk(self, tables):
+        """Batches of exactly ``chunk_rows`` rows whatever the source: type tracking then sees the
+        same chunks on both paths, so both decide the same types. Zero-copy unless a batch
+        straddles two source tables."""
+        chunk = self.options.chunk_rows
+        pieces: list[pa.Table] = []
+        count = 0
+        for table in tables:
+            offset = 0
+            while offset < table.num_rows:
+                take = min(chunk - count, table.num_rows - offset)
+                pieces.append(table.slice(offset, take))
+                offset += take
+                count += take
+                if count == chunk:
+                    yield _one_batch(pieces)
+                    pieces, count = [], 0
+        if count:
+            yield _one_batch(pieces)
+
+    def _fast_batches(self, schema: pa.Schema):
+        prepared = self.prepared
+        skip = prepared.header.index + (1 if prepared.header.has_header else 0)
+        reader = fastcsv.FastReader(prepared, self.width, skip, LINE, self.stats)
+        stream = prepared.container.open(strip_nul=True, max_line_bytes=self.options.limits.max_field_bytes)
+        self.stats.stream = stream
+        try:
+
+            def tables():
+                for table, events in reader.blocks(stream):
+                    self.rows_read += events.rows_read
+                    self.stats.blank += events.blank
+                    self.trailing += events.trailing
+                    for line, fields in events.rejects:
+                        self.rejects.add(line, E.ROW_FIELD_COUNT, _field_count_message(self.width, len(fields)), fields)
+                    self._report("reading", stream.progress_bytes, self.rows_read)
+                    yield table.cast(schema)
+
+            yield from self._rechunk(tables())
+            if prepared.header.has_header:
+                self.header_line = reader.header_line
+        finally:
+            stream.close()
+        self.receipt.bytes_read = stream.progress_bytes
+        self.receipt.decompressed_bytes = stream.produced
+
+    def _python_batches(self, schema: pa.Schema):
+        records, bytes_done, produced, close = open_records(self.prepared, self.options, self.stats)
         buffer: list[list[str]] = []
         lines: list[int] = []
         width = self.width
         skip = self.prepared.header.index + (1 if self.prepared.header.has_header else 0)
         chunk = self.options.chunk_rows
 
-        def flush() -> None:
+        def flush() -> pa.RecordBatch:
             # One flat conversion then strided takes: ~4x faster than transposing in Python.
             flat = pa.array(list(itertools.chain.from_iterable(buffer)), pa.string())
             starts = np.arange(len(buffer), dtype=np.int64) * width
             columns = [flat.take(pa.array(starts + i)) for i in range(width)]
             arrays = [*columns, pa.array(lines, pa.int64())]
             batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
-            for i, tracker in enumerate(self.trackers):
-                tracker.update(batch.column(i))
-            writer.write_batch(batch)
             buffer.clear()
             lines.clear()
             self._report("reading", bytes_done(), self.rows_read)
+            return batch
 
         try:
             for line, row, error in records:
@@ -198,12 +344,11 @@ class _Loader:
                 buffer.append(row)
                 lines.append(line)
                 if len(buffer) >= chunk:
-                    flush()
+                    yield flush()
             if buffer:
-                flush()
+                yield flush()
         finally:
             close()
-            writer.close()
         self.receipt.bytes_read = bytes_done()
         self.receipt.decompressed_bytes = produced()
 
@@ -215,19 +360,23 @@ class _Loader:
         # Only identifiers we made (c0..cN) and paths under out_dir go into the SQL; quotes in
         # the path are escaped.
         columns = ", ".join(f'"c{i}"' for i in range(self.width))
-        source = "read_parquet('{}')".format(staging.as_posix().replace("'", "''"))
+        source = "staging"
         con = duckdb.connect(config={"memory_limit": self.options.duckdb_memory_limit})
         try:
+            # DuckDB scans the Arrow IPC staging file through a dataset, batch by batch.
+            con.register(source, pads.dataset(staging, format="ipc"))
             con.execute("SET temp_directory = '{}'".format(tmp.as_posix().replace("'", "''")))
             con.execute("SET preserve_insertion_order = false")
             con.execute(
-                f"CREATE TEMP TABLE dup_hash AS SELECT hash({columns}) AS h FROM {source} "  # noqa: S608
+                f"CREATE TEMP TABLE dup_hash AS SELECT {HASH} AS h FROM {source} "  # noqa: S608
                 "GROUP BY h HAVING count(*) > 1"
             )
+            if not con.sql("SELECT count(*) FROM dup_hash").fetchall()[0][0]:
+                return pa.array([], pa.int64())
             # Full comparison only inside hash groups that collide: exact, and cheap when
             # duplicates are rare.
             window = f"row_number() OVER (PARTITION BY {columns} ORDER BY {LINE})"
-            colliding = f"hash({columns}) IN (SELECT h FROM dup_hash)"  # noqa: S608
+            colliding = f"{HASH} IN (SELECT h FROM dup_hash)"  # noqa: S608
             query = f"SELECT {LINE} FROM (SELECT {LINE}, {window} AS k FROM {source} WHERE {colliding}) WHERE k > 1"  # noqa: S608
             query += f" ORDER BY {LINE}"
             rows = con.sql(query).to_arrow_table()
@@ -272,33 +421,57 @@ class _Loader:
         nulls = Counter()
         loaded = 0
         nonfinite = 0
-        source = pq.ParquetFile(staging)
-        with pq.ParquetWriter(self.out / DATA_FILE, schema, compression="zstd") as writer:
-            for staged in source.iter_batches(batch_size=self.options.chunk_rows):
-                batch = staged
-                if len(drop) and not self.options.keep_duplicates:
-                    batch = staged.filter(pc.invert(pc.is_in(staged.column(LINE), value_set=drop)))
-                converted = [T.convert(batch.column(i), types[n], self.markers) for i, n in enumerate(names)]
-                nonfinite += sum(c.nonfinite for c in converted)
-                bad = None
-                for c in converted:
-                    if c.invalid is not None and pc.any(c.invalid).as_py():
-                        bad = c.invalid if bad is None else pc.or_(bad, c.invalid)
-                arrays = [c.values for c in converted]
-                if bad is not None:
-                    self._reject_invalid(batch, converted, bad, types)
-                    keep = pc.invert(bad)
-                    arrays = [pc.filter(a, keep) for a in arrays]
-                for i, n in enumerate(names):
-                    if fields.get(n) == "gender" and types[n].type == T.TEXT:
-                        arrays[i] = normalize_gender(arrays[i])
-                arrays += [age_bucket(arrays[names.index(n)]) for n in derive_age]
-                for n, array in zip(schema.names, arrays, strict=True):
-                    nulls[n] += array.null_count
-                table = pa.Table.from_arrays(arrays, schema=schema)
-                loaded += table.num_rows
-                writer.write_table(table)
-                self._report("writing", self.receipt.bytes_read, loaded)
+        drop_lines = drop.to_numpy(zero_copy_only=False) if not self.options.keep_duplicates else None
+        few_distinct = [True] * self.width  # per column: still worth converting distinct values only
+
+        def convert(staged: pa.RecordBatch) -> tuple[pa.RecordBatch, list[T.Converted]]:
+            batch = staged
+            if drop_lines is not None and len(drop_lines) and staged.num_rows:
+                # Lines only grow through the staging file: the slice of `drop` for this batch.
+                lines = staged.column(LINE)
+                lo, hi = pc.min(lines).as_py(), pc.max(lines).as_py()
+                here = drop_lines[np.searchsorted(drop_lines, lo) : np.searchsorted(drop_lines, hi, side="right")]
+                if len(here):
+                    batch = staged.filter(pc.invert(pc.is_in(lines, value_set=pa.array(here))))
+            out = []
+            for i, n in enumerate(names):
+                converted = T.convert_distinct(batch.column(i), types[n], self.markers) if few_distinct[i] else None
+                if converted is None:
+                    few_distinct[i] = False
+                    converted = T.convert(batch.column(i), types[n], self.markers)
+                out.append(converted)
+            return batch, out
+
+        pool = self._threads()
+        with pa.OSFile(str(staging), "rb") as staged_file:
+            source = pa.ipc.open_file(staged_file)
+            # Batches are converted on the pool, two ahead, and written here in file order.
+            ahead = [pool.submit(convert, source.get_batch(i)) for i in range(min(2, source.num_record_batches))]
+            with pq.ParquetWriter(self.out / DATA_FILE, schema, compression="zstd") as writer:
+                for index in range(source.num_record_batches):
+                    batch, converted = ahead.pop(0).result()
+                    if index + 2 < source.num_record_batches:
+                        ahead.append(pool.submit(convert, source.get_batch(index + 2)))
+                    nonfinite += sum(c.nonfinite for c in converted)
+                    bad = None
+                    for c in converted:
+                        if c.invalid is not None and pc.any(c.invalid).as_py():
+                            bad = c.invalid if bad is None else pc.or_(bad, c.invalid)
+                    arrays = [c.values for c in converted]
+                    if bad is not None:
+                        self._reject_invalid(batch, converted, bad, types)
+                        keep = pc.invert(bad)
+                        arrays = [pc.filter(a, keep) for a in arrays]
+                    for i, n in enumerate(names):
+                        if fields.get(n) == "gender" and types[n].type == T.TEXT:
+                            arrays[i] = normalize_gender(arrays[i])
+                    arrays += [age_bucket(arrays[names.index(n)]) for n in derive_age]
+                    for n, array in zip(schema.names, arrays, strict=True):
+                        nulls[n] += array.null_count
+                    table = pa.Table.from_arrays(arrays, schema=schema)
+                    loaded += table.num_rows
+                    writer.write_table(table)
+                    self._report("writing", self.receipt.bytes_read, loaded)
         return loaded, nulls, nonfinite, derive_age
 
     def _reject_invalid(self, batch, converted, bad, types) -> None:
@@ -317,6 +490,8 @@ class _Loader:
         try:
             return self._run(staging, mapping)
         finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
             self.rejects.close()
             staging.unlink(missing_ok=True)
 
@@ -417,6 +592,8 @@ class _Loader:
             receipt_path=receipt_path,
             mapping=proposal,
             column_types=types,
+            reader=self.pass1,
+            fallback_reason=self.fallback_reason,
         )
 
     def _warnings(self, types, nonfinite: int, duplicates: int) -> list[E.IngestWarning]:

@@ -142,12 +142,15 @@ class ColumnTracker:
     tz_seen: bool = False
     naive_seen: bool = False
     skipped: int = 0  # values not examined because the column had settled as text
+    # Set once a chunk had too many distinct values for the distinct-value shortcut to pay.
+    many_distinct: bool = False
 
-    def _test(self, key: str, values: pa.Array, mask_fn) -> pa.Array | None:
+    def _test(self, key: str, values: pa.Array, mask_fn, weights: pa.Array | None = None) -> pa.Array | None:
         """Mask of ``values`` having ``key``'s shape, or None once the key is dead.
 
         A key dies at its first miss. Each chunk is probed on a short prefix first, so the many
-        shapes a text column never had cost almost nothing.
+        shapes a text column never had cost almost nothing. ``weights`` are the occurrence
+        counts when ``values`` are a chunk's distinct values.
         """
         entry = self.counts.setdefault(key, _Count())
         if entry.dead:
@@ -155,12 +158,12 @@ class ColumnTracker:
         if len(values) > 2 * PROBE:
             head = pc.fill_null(mask_fn(values.slice(0, PROBE)), False)
             if not pc.all(head).as_py():
-                entry.matched += pc.sum(head).as_py() or 0
+                entry.matched += _hits(head, None if weights is None else weights.slice(0, PROBE))
                 entry.dead = True
                 return None
         mask = pc.fill_null(mask_fn(values), False)
         hits = pc.sum(mask).as_py() or 0
-        entry.matched += hits
+        entry.matched += hits if weights is None else _hits(mask, weights)
         if hits < len(values):
             entry.dead = True
             return None
@@ -177,6 +180,8 @@ class ColumnTracker:
             self.rows += len(raw)
             self.skipped += len(raw)
             return
+        if len(self.samples) >= 5 and not self.many_distinct and self._update_distinct(raw):
+            return
         values = pc.utf8_trim_whitespace(raw)
         lower = pc.utf8_lower(values)
         missing = pc.is_in(lower, value_set=self.missing_markers)
@@ -188,22 +193,48 @@ class ColumnTracker:
                 if len(self.samples) < 5:
                     self.samples.append(value)
         if len(present):
-            self._update_present(present)
+            self._update_present(present, lower=pc.filter(lower, pc.invert(missing)))
 
-    def _update_present(self, present: pa.Array) -> None:
-        lower = pc.utf8_lower(present)
+    def _update_distinct(self, raw: pa.Array) -> bool:
+        """Most columns (channels, states, yes/no, dates) repeat a few distinct values: every
+        shape test then runs on those, weighted by their counts. Same decisions, a fraction of
+        the work. False when the chunk has too many distinct values (ids, e-mails)."""
+        counts = pc.value_counts(raw)
+        if len(counts) * 4 > len(raw):
+            self.many_distinct = True
+            return False
+        values = pc.utf8_trim_whitespace(counts.field("values"))
+        weights = counts.field("counts")
+        lower = pc.utf8_lower(values)
+        missing = pc.is_in(lower, value_set=self.missing_markers)
+        keep = pc.invert(missing)
+        self.rows += len(raw)
+        self.missing += _hits(missing, weights)
+        present = pc.filter(values, keep)
+        if len(present):
+            self._update_present(present, pc.filter(weights, keep), pc.filter(lower, keep))
+        return True
+
+    def _update_present(
+        self, present: pa.Array, weights: pa.Array | None = None, lower: pa.Array | None = None
+    ) -> None:
+        lower = pc.utf8_lower(present) if lower is None else lower
         regex = pc.match_substring_regex
-        if self._test(BOOLEAN, lower, lambda v: pc.is_in(v, value_set=pa.array(TRUE_WORDS + FALSE_WORDS))):
+        words = pa.array(TRUE_WORDS + FALSE_WORDS)
+        if self._test(BOOLEAN, lower, lambda v: pc.is_in(v, value_set=words), weights):
             if self.only01:
                 self.only01 = bool(pc.all(pc.is_in(lower, value_set=pa.array(["0", "1"]))).as_py())
         else:
             self.only01 = False
-        self._test("email", present, lambda v: regex(v, RE_EMAIL))
+        self._test("email", present, lambda v: regex(v, RE_EMAIL), weights)
         nonfinite = pc.is_in(lower, value_set=pa.array(NONFINITE_WORDS))
-        n_nonfinite = pc.sum(nonfinite).as_py() or 0
+        n_nonfinite = _hits(nonfinite, weights)
         self.nonfinite += n_nonfinite
-        finite = pc.filter(present, pc.invert(nonfinite)) if n_nonfinite else present
-        if self._test(INTEGER, finite, lambda v: regex(v, RE_INT)) is not None and len(finite):
+        finite, finite_weights = present, weights
+        if n_nonfinite:
+            finite = pc.filter(present, pc.invert(nonfinite))
+            finite_weights = None if weights is None else pc.filter(weights, pc.invert(nonfinite))
+        if self._test(INTEGER, finite, lambda v: regex(v, RE_INT), finite_weights) is not None and len(finite):
             self.max_int_len = max(self.max_int_len, pc.max(pc.utf8_length(finite)).as_py() or 0)
             if not self.leading_zero:
                 self.leading_zero = bool(pc.any(regex(finite, RE_LEADING_ZERO)).as_py())
@@ -215,32 +246,32 @@ class ColumnTracker:
         # Integers are valid in both number styles, and plain numbers are valid money: a wider
         # shape is only tested once the narrower one has died (cheap, and still exact).
         if self._dead(INTEGER):
-            us = self._test(US, finite, lambda v: regex(v, RE_US)) is not None
-            eu = self._test(EU, finite, lambda v: regex(v, RE_EU)) is not None
+            us = self._test(US, finite, lambda v: regex(v, RE_US), finite_weights) is not None
+            eu = self._test(EU, finite, lambda v: regex(v, RE_EU), finite_weights) is not None
             if (us or eu) and not self.comma_seen:
                 self.comma_seen = bool(pc.any(regex(finite, ",")).as_py())
-        self._test(PERCENT, present, lambda v: regex(v, RE_PCT))
+        self._test(PERCENT, present, lambda v: regex(v, RE_PCT), weights)
         for money, plain, pattern in (("money_us", US, RE_US), ("money_eu", EU, RE_EU)):
             if self._dead(INTEGER) and self._dead(plain):
                 if not self.currency_seen:
                     self.currency_seen = bool(pc.any(regex(present, RE_CURRENCY)).as_py())
-                self._test(money, present, lambda v, p=pattern: regex(money_clean(v), p))
-        self._update_dates(present)
+                self._test(money, present, lambda v, p=pattern: regex(money_clean(v), p), weights)
+        self._update_dates(present, weights)
 
     def _dead(self, key: str) -> bool:
         count = self.counts.get(key)
         return count is not None and count.dead
 
-    def _update_dates(self, present: pa.Array) -> None:
+    def _update_dates(self, present: pa.Array, weights: pa.Array | None) -> None:
         regex = pc.match_substring_regex
         for shape in DATE_SHAPES:
-            mask = self._test(shape.key, present, lambda v, r=shape.regex: regex(v, r))
+            mask = self._test(shape.key, present, lambda v, r=shape.regex: regex(v, r), weights)
             if shape.ambiguous and mask is not None:
                 parts = pc.extract_regex(present, shape.regex)
                 entry = self.counts[shape.key]
                 entry.max_a = max(entry.max_a, pc.max(pc.cast(pc.struct_field(parts, "a"), pa.int32())).as_py() or 0)
                 entry.max_b = max(entry.max_b, pc.max(pc.cast(pc.struct_field(parts, "b"), pa.int32())).as_py() or 0)
-        if self._test(ISO_DATETIME, present, lambda v: regex(v, RE_ISO_DATETIME)) is not None:
+        if self._test(ISO_DATETIME, present, lambda v: regex(v, RE_ISO_DATETIME), weights) is not None:
             has_tz = pc.not_equal(pc.struct_field(pc.extract_regex(present, RE_ISO_DATETIME), "tz"), "")
             self.tz_seen = self.tz_seen or bool(pc.any(has_tz).as_py())
             self.naive_seen = self.naive_seen or not bool(pc.all(has_tz).as_py())
@@ -349,6 +380,13 @@ class ColumnTracker:
         return ColumnType(wanted)
 
 
+def _hits(mask: pa.Array, weights: pa.Array | None) -> int:
+    """Values selected by ``mask``, each counted ``weights`` times when given."""
+    if weights is None:
+        return pc.sum(mask).as_py() or 0
+    return pc.sum(pc.filter(weights, pc.fill_null(mask, False))).as_py() or 0
+
+
 def _resolve_order(max_a: int, max_b: int, date_order: str) -> tuple[str, bool] | None:
     if max_a > 12 and max_b > 12:
         return None
@@ -403,6 +441,12 @@ def arrow_type(ct: ColumnType) -> pa.DataType:
 def convert(raw: pa.Array, ct: ColumnType, missing_markers: pa.Array) -> Converted:
     """Turn raw strings into the column's Arrow type; missing markers become null."""
     values = pc.utf8_trim_whitespace(raw)
+    if ct.type == TEXT and len(values):
+        # Ids, e-mails, names: usually no value is short enough to be a missing marker, and
+        # lower-casing a whole column only to learn that is most of the cost.
+        longest = pc.max(pc.utf8_length(missing_markers)).as_py() or 0
+        if not pc.any(pc.less_equal(pc.utf8_length(values), longest)).as_py():
+            return Converted(values, None)
     lower = pc.utf8_lower(values)
     missing = pc.is_in(lower, value_set=missing_markers)
     target = arrow_type(ct)
@@ -433,6 +477,25 @@ def convert(raw: pa.Array, ct: ColumnType, missing_markers: pa.Array) -> Convert
     if ct.format == ISO_DATETIME:
         return _convert_iso_datetime(values, missing, ct, target)
     return _convert_date_shape(values, missing, ct, target)
+
+
+def convert_distinct(raw: pa.Array, ct: ColumnType, missing_markers: pa.Array) -> Converted | None:
+    """:func:`convert` run on the distinct values only, then spread back to every row: the
+    conversion is value by value, so the result is identical. None when the values are mostly
+    distinct (the detour would only cost)."""
+    encoded = pc.dictionary_encode(raw)
+    distinct = encoded.dictionary
+    if len(distinct) * 4 > len(raw):
+        return None
+    indices = encoded.indices
+    part = convert(distinct, ct, missing_markers)
+    nonfinite = part.nonfinite
+    if nonfinite:
+        # Counted per row, not per distinct value.
+        words = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(distinct)), value_set=pa.array(NONFINITE_WORDS))
+        nonfinite = pc.sum(pc.take(words, indices)).as_py() or 0
+    invalid = None if part.invalid is None else pc.take(part.invalid, indices)
+    return Converted(pc.take(part.values, indices), invalid, nonfinite)
 
 
 def _invalid(missing: pa.Array, ok: pa.Array) -> pa.Array:
