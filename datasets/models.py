@@ -61,7 +61,8 @@ class Upload(WorkspaceOwned):
     storage_key = models.CharField(max_length=255, blank=True, help_text="Server-generated key in default storage.")
     size_bytes = models.BigIntegerField(help_text="Declared total size.")
     received_bytes = models.BigIntegerField(default=0)
-    sha256 = models.CharField(max_length=64, null=True, blank=True)
+    # NULL, not "": the partial unique constraint below must ignore uploads not yet hashed.
+    sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     client_fingerprint = models.CharField(max_length=200, blank=True, help_text="Lets a reloaded page resume.")
 
     kind = models.CharField(max_length=20, choices=Kind.choices, blank=True, help_text="Blank: detect.")
