@@ -1,0 +1,698 @@
+"""KPI metrics, exactly as DESIGN.md §6 defines them, computed in DuckDB over every row.
+
+Every KPI carries its definition text (the "how is this computed" line) and, when an input is
+missing, a `missing` message naming it instead of a value. Nothing is ever estimated.
+
+Choices the design leaves open, made here and repeated in the definitions:
+- an order is an order id (rows sharing one are one order); without an order id column, a row;
+  rows whose order id is empty count as one order each;
+- refund amounts count by magnitude (a file may write them as negatives); a boolean refund flag
+  refunds the row's whole revenue; without a refund column nothing is subtracted (and the
+  net revenue KPI says so in `note`);
+- the LTV cut-off uses the dataset's last order date over all rows (not only the filtered ones):
+  the data's end is a property of the file, not of the segment being looked at;
+- splits and "top" values count records (rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .cache import ResultCache, cached
+from .filters import FilterSet
+from .schema import BOOLEAN, TEXT, Column, Source, connection
+
+LTV_DAYS = 90
+
+# --- missing-input messages (pages show them in place of the number) ----------------------------
+NEEDS_REVENUE = "needs a revenue column"
+NEEDS_NUMERIC_REVENUE = "needs a numeric revenue column"
+NEEDS_REFUND = "needs a refund column"
+NEEDS_BUYER_KEY = "needs a buyer key column"
+NEEDS_VISITOR_KEY = "needs a visitor key column"
+NEEDS_ORDER_DATE = "needs an order date column"
+NEEDS_SPEND = "needs spend data"
+NEEDS_VISITORS = "needs visitor data"
+NEEDS_CONVERSION_INPUT = "needs a converted flag in the visitor data, or buyer and visitor keys to match"
+NEEDS_COMPATIBLE_KEYS = "needs buyer and visitor keys of the same kind (email, hashed email, phone or id)"
+NEEDS_LTV_COHORT = "needs buyers whose first order is at least 90 days before the last order date"
+NEEDS_ORDERS = "needs at least one order"
+NEEDS_ROWS = "needs at least one row"
+NEEDS_POSITIVE_ORDERS = "needs at least one order with revenue > 0"
+NEEDS_NEW_CUSTOMERS = "needs at least one new customer"
+NEEDS_FIELD = "needs a {label} column"
+
+NOTE_NO_REFUND_COLUMN = "no refund column: nothing subtracted"
+
+# --- definitions (shown next to each KPI) --------------------------------------------------------
+DEFINITIONS = {
+    "revenue": "Gross revenue: the sum of the revenue column over all orders shown.",
+    "refunds": "Refunds: the sum of refund amounts (by magnitude); a refund flag refunds the order's revenue.",
+    "net_revenue": "Net revenue = gross revenue - refunds.",
+    "orders": "Orders: distinct order ids (without an order id column, each row is an order).",
+    "aov": "AOV = gross revenue / number of orders with revenue > 0.",
+    "buyers": "Buyers: distinct buyer keys.",
+    "buyer_records": "Buyer records: rows in the data shown.",
+    "repeat_buyer_rate": "Repeat buyer rate = buyers with ≥ 2 orders / buyers.",
+    "ltv_90": (
+        "90-day LTV: mean net revenue per buyer over the orders dated from the buyer's first order up to, "
+        "but not including, first order + 90 days (days 0-89), over buyers whose first order is on or "
+        "before the dataset's last order date - 90 days."
+    ),
+    "conversion_rate_flag": (
+        "Conversion rate = converted visitor rows / visitor rows (the visitors file's converted flag)."
+    ),
+    "conversion_rate_match": (
+        "Conversion rate = visitors matched to a buyer / visitors, matching normalised keys "
+        "(email: trimmed, lower-case; phone: digits only; hashed email; visitor id)."
+    ),
+    "cac": (
+        "CAC = spend / new customers; new customers are buyers whose first order in the dataset is among the "
+        "orders shown."
+    ),
+    "visitors_total": "Visitors: rows in the visitors data shown.",
+    "visitors_unique": "Unique visitors: distinct visitor keys.",
+    "repeat_visitor_rate": "Repeat visitor rate = visitor keys seen on ≥ 2 rows / distinct visitor keys.",
+    "new_vs_returning_column": "Returning share = rows marked returning / rows with a new/returning value.",
+    "new_vs_returning_key": "Returning share = visits after each visitor key's first / visits with a visitor key.",
+    "gender_split": "Gender split: share of records per gender value (missing values left out).",
+    "top_state": "Top state: the state with the most records.",
+    "top_income_range": "Top income range: the income range with the most records.",
+    "top_age_range": "Most common age range: the age range with the most records.",
+}
+
+
+@dataclass(frozen=True)
+class KPI:
+    key: str
+    label: str
+    value: object
+    unit: str  # money | count | rate | text | split
+    definition: str
+    missing: str | None = None
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        return "missing" if self.missing else "ok"
+
+    def to_dict(self) -> dict:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "value": self.value,
+            "unit": self.unit,
+            "definition": self.definition,
+            "state": self.state,
+            "missing": self.missing,
+            "detail": self.detail,
+        }
+
+
+def _missing(key: str, label: str, unit: str, reason: str, definition: str | None = None, **detail) -> KPI:
+    return KPI(key, label, None, unit, definition or DEFINITIONS[key], missing=reason, detail=detail)
+
+
+@dataclass(frozen=True)
+class Report:
+    kpis: tuple[KPI, ...]
+
+    def __getitem__(self, key: str) -> KPI:
+        return next(k for k in self.kpis if k.key == key)
+
+    def keys(self) -> list[str]:
+        return [k.key for k in self.kpis]
+
+    def to_dict(self) -> dict:
+        return {"kpis": [k.to_dict() for k in self.kpis]}
+
+
+# --- SQL helpers ---------------------------------------------------------------------------------
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    return connection().execute(sql, params).fetchall()
+
+
+def _base(source: Source, filters: FilterSet, exprs: dict[str, str], *, filtered: bool = True) -> tuple[str, list]:
+    """`SELECT <expr> AS <alias>, ... FROM <source> WHERE <filters>`; exprs are built here from
+    column aliases and our own constants only."""
+    relation, params = source.relation()
+    where, where_params = filters.compile(source) if filtered else ("TRUE", [])
+    select = ", ".join(f"{expr} AS {alias}" for alias, expr in exprs.items())
+    return f"SELECT {select} FROM {relation} WHERE {where}", params + where_params  # noqa: S608 - internal aliases
+
+
+def _numeric(column: Column | None) -> bool:
+    return column is not None and column.is_numeric
+
+
+def _refund_expr(refund: Column | None, revenue_expr: str) -> str | None:
+    if refund is None:
+        return None
+    if refund.is_numeric:
+        return f"abs({refund.ref})"
+    if refund.type == BOOLEAN:
+        return f"CASE WHEN {refund.ref} THEN coalesce({revenue_expr}, 0) ELSE 0 END"
+    return None
+
+
+def _key_expr(column: Column | None) -> str:
+    """A key column as text, empty = missing. Ingestion already trims text cells, so text keys are
+    used as stored (no per-row string work on the hot path); other types are cast and trimmed."""
+    if column is None:
+        return "CAST(NULL AS VARCHAR)"
+    if column.type == TEXT:
+        return f"nullif({column.ref}, '')"
+    return f"nullif(trim(CAST({column.ref} AS VARCHAR)), '')"
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+# --- categorical splits --------------------------------------------------------------------------
+def value_counts(source: Source, column: Column, filters: FilterSet) -> list[tuple[object, int]]:
+    """(value, rows) for every non-missing value, most frequent first, ties by value."""
+    base, params = _base(source, filters, {"v": column.ref})
+    sql = f"SELECT v, count(*) AS n FROM ({base}) WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v ASC"  # noqa: S608
+    return _rows(sql, params)
+
+
+def _split_kpi(source: Source, filters: FilterSet, field_name: str, key: str, label: str) -> KPI:
+    column = source.by_field(field_name)
+    if column is None:
+        return _missing(key, label, "split", NEEDS_FIELD.format(label=field_name.replace("_", " ")))
+    counts = value_counts(source, column, filters)
+    total = sum(n for _, n in counts)
+    split = [{"value": v, "count": n, "share": n / total} for v, n in counts]
+    return KPI(key, label, split, "split", DEFINITIONS[key], detail={"records": total})
+
+
+def _top_kpi(source: Source, filters: FilterSet, field_name: str, key: str, label: str) -> KPI:
+    column = source.by_field(field_name)
+    if column is None:
+        return _missing(key, label, "text", NEEDS_FIELD.format(label=field_name.replace("_", " ")))
+    counts = value_counts(source, column, filters)
+    if not counts:
+        return _missing(key, label, "text", NEEDS_ROWS)
+    total = sum(n for _, n in counts)
+    value, n = counts[0]
+    return KPI(key, label, value, "text", DEFINITIONS[key], detail={"count": n, "share": n / total})
+
+
+# --- buyers --------------------------------------------------------------------------------------
+def buyers_kpis(
+    buyers: Source,
+    *,
+    filters: FilterSet | None = None,
+    visitors: Source | None = None,
+    visitor_filters: FilterSet | None = None,
+    spend: float | Decimal | Source | None = None,
+    spend_filters: FilterSet | None = None,
+) -> Report:
+    """Every buyers-dashboard KPI, revenue ones and no-revenue ones (the page picks which to show)."""
+    filters = filters or FilterSet()
+    f = _buyer_fields(buyers)
+    revenue_expr = f["revenue"].ref if _numeric(f["revenue"]) else "CAST(NULL AS DOUBLE)"
+    refund_expr = _refund_expr(f["refund"], revenue_expr)
+    exprs = {
+        "k": _key_expr(f["buyer_key"]),
+        "o": _key_expr(f["order_id"]),
+        "r": revenue_expr,
+        "f": refund_expr or "0",
+    }
+    base, params = _base(buyers, filters, exprs)
+    if f["order_id"] is None or order_ids_unique(buyers, f["order_id"]):
+        # Each row is its own order: no group-by over order ids (the costly part on big files).
+        sql = f"""
+            WITH b AS ({base}),
+            tot AS (SELECT count(*) AS n, sum(r) AS r, sum(f) AS f, count(*) FILTER (WHERE r > 0) AS pos FROM b),
+            pb AS (SELECT count(*) AS n, count(*) FILTER (WHERE n >= 2) AS rep
+                   FROM (SELECT count(*) AS n FROM b WHERE k IS NOT NULL GROUP BY k))
+            SELECT tot.n, tot.r, tot.f, tot.n, tot.pos, pb.n, pb.rep FROM tot, pb
+        """  # noqa: S608 - built from internal aliases
+    else:
+        sql = f"""
+            WITH b AS ({base}),
+            per_order AS (SELECT sum(r) AS r FROM b WHERE o IS NOT NULL GROUP BY o),
+            per_buyer AS (SELECT count(DISTINCT o) + count(*) FILTER (WHERE o IS NULL) AS n
+                          FROM b WHERE k IS NOT NULL GROUP BY k)
+            SELECT (SELECT count(*) FROM b),
+                   (SELECT sum(r) FROM b),
+                   (SELECT sum(f) FROM b),
+                   (SELECT count(*) FROM per_order) + (SELECT count(*) FROM b WHERE o IS NULL),
+                   (SELECT count(*) FROM per_order WHERE r > 0) + (SELECT count(*) FROM b WHERE o IS NULL AND r > 0),
+                   (SELECT count(*) FROM per_buyer),
+                   (SELECT count(*) FROM per_buyer WHERE n >= 2)
+        """  # noqa: S608 - built from internal aliases
+    records, gross, refunds, orders, positive_orders, n_buyers, repeat = _rows(sql, params)[0]
+    revenue_missing = _revenue_missing(f["revenue"])
+    kpis = _revenue_kpis(
+        gross=_number(gross),
+        refunds=None if refund_expr is None else _number(refunds) or 0.0,
+        orders=orders,
+        positive_orders=positive_orders,
+        revenue_missing=revenue_missing,
+    )
+    kpis.append(KPI("buyer_records", "Total buyers", records, "count", DEFINITIONS["buyer_records"]))
+    kpis += _buyer_count_kpis(has_key=f["buyer_key"] is not None, buyers=n_buyers, repeat=repeat)
+    kpis.append(ltv_kpi(buyers, filters=filters, revenue_missing=revenue_missing))
+    kpis.append(cac_kpi(buyers, filters=filters, spend=spend, spend_filters=spend_filters))
+    kpis.append(
+        conversion_kpi(visitors, visitor_filters=visitor_filters, buyers=buyers, buyer_filters=filters)
+        if visitors is not None
+        else _missing("conversion_rate", "Conversion rate", "rate", NEEDS_VISITORS, DEFINITIONS["conversion_rate_flag"])
+    )
+    kpis.append(_split_kpi(buyers, filters, "gender", "gender_split", "Gender split"))
+    kpis.append(_top_kpi(buyers, filters, "state", "top_state", "Top state"))
+    kpis.append(_top_kpi(buyers, filters, "income_range", "top_income_range", "Top income range"))
+    kpis.append(_top_kpi(buyers, filters, "age_range", "top_age_range", "Most common age range"))
+    return Report(tuple(kpis))
+
+
+def _revenue_missing(revenue: Column | None) -> str | None:
+    if revenue is None:
+        return NEEDS_REVENUE
+    return None if revenue.is_numeric else NEEDS_NUMERIC_REVENUE
+
+
+def _revenue_kpis(
+    *, gross: float | None, refunds: float | None, orders: int, positive_orders: int, revenue_missing: str | None
+) -> list[KPI]:
+    """Revenue, refunds, net revenue, orders, AOV. `refunds` None = the data has no refund column."""
+    if revenue_missing:
+        return [
+            _missing("revenue", "Revenue", "money", revenue_missing),
+            _missing("refunds", "Refunds", "money", revenue_missing),
+            _missing("net_revenue", "Net revenue", "money", revenue_missing),
+            KPI("orders", "Orders", orders, "count", DEFINITIONS["orders"]),
+            _missing("aov", "AOV", "money", revenue_missing),
+        ]
+    gross = gross or 0.0
+    kpis = [KPI("revenue", "Revenue", gross, "money", DEFINITIONS["revenue"])]
+    if refunds is None:
+        kpis.append(_missing("refunds", "Refunds", "money", NEEDS_REFUND))
+        note = {"note": NOTE_NO_REFUND_COLUMN}
+        kpis.append(KPI("net_revenue", "Net revenue", gross, "money", DEFINITIONS["net_revenue"], detail=note))
+    else:
+        kpis.append(KPI("refunds", "Refunds", refunds, "money", DEFINITIONS["refunds"]))
+        kpis.append(KPI("net_revenue", "Net revenue", gross - refunds, "money", DEFINITIONS["net_revenue"]))
+    kpis.append(KPI("orders", "Orders", orders, "count", DEFINITIONS["orders"]))
+    if not positive_orders:
+        kpis.append(_missing("aov", "AOV", "money", NEEDS_POSITIVE_ORDERS))
+    else:
+        detail = {"orders_with_revenue": positive_orders}
+        kpis.append(KPI("aov", "AOV", gross / positive_orders, "money", DEFINITIONS["aov"], detail=detail))
+    return kpis
+
+
+def _buyer_count_kpis(*, has_key: bool, buyers: int, repeat: int) -> list[KPI]:
+    if not has_key:
+        return [
+            _missing("buyers", "Unique buyers", "count", NEEDS_BUYER_KEY),
+            _missing("repeat_buyer_rate", "Repeat buyer rate", "rate", NEEDS_BUYER_KEY),
+        ]
+    unique = KPI("buyers", "Unique buyers", buyers, "count", DEFINITIONS["buyers"])
+    if not buyers:
+        return [unique, _missing("repeat_buyer_rate", "Repeat buyer rate", "rate", NEEDS_ORDERS)]
+    detail = {"repeat_buyers": repeat, "buyers": buyers}
+    rate = KPI(
+        "repeat_buyer_rate",
+        "Repeat buyer rate",
+        repeat / buyers,
+        "rate",
+        DEFINITIONS["repeat_buyer_rate"],
+        detail=detail,
+    )
+    return [unique, rate]
+
+
+_unique_order_ids: dict[str, bool] = {}
+
+
+def order_ids_unique(source: Source, column: Column) -> bool:
+    """Whether no two rows of the whole file share an order id (then any filtered subset is an
+    order per row too). Exact: equal ids hash equally, so as many distinct hashes as ids proves
+    the ids distinct; fewer (a duplicate, or a hash collision) means the general path. Memoised
+    per file fingerprint: versions are immutable."""
+    key = f"{source.fingerprint()}:{column.index}"
+    if key not in _unique_order_ids:
+        base, params = _base(source, FilterSet(), {"o": _key_expr(column)}, filtered=False)
+        sql = f"SELECT count(DISTINCT hash(o)) = count(o) FROM ({base}) WHERE o IS NOT NULL"  # noqa: S608
+        if len(_unique_order_ids) > 1024:
+            _unique_order_ids.clear()
+        _unique_order_ids[key] = bool(_rows(sql, params)[0][0])
+    return _unique_order_ids[key]
+
+
+def _buyer_fields(source: Source) -> dict[str, Column | None]:
+    return {name: source.by_field(name) for name in ("buyer_key", "order_id", "order_date", "revenue", "refund")}
+
+
+def ltv_kpi(buyers: Source, *, filters: FilterSet, revenue_missing: str | None = None) -> KPI:
+    label = "90-day LTV"
+    f = _buyer_fields(buyers)
+    if revenue_missing or f["revenue"] is None:
+        return _missing("ltv_90", label, "money", revenue_missing or NEEDS_REVENUE)
+    if f["buyer_key"] is None:
+        return _missing("ltv_90", label, "money", NEEDS_BUYER_KEY)
+    if f["order_date"] is None:
+        return _missing("ltv_90", label, "money", NEEDS_ORDER_DATE)
+    date_expr = f"CAST({f['order_date'].ref} AS DATE)"
+    everything, all_params = _base(buyers, FilterSet(), {"d": date_expr}, filtered=False)
+    last = _rows(f"SELECT max(d) FROM ({everything})", all_params)[0][0]  # noqa: S608
+    if last is None:
+        return _missing("ltv_90", label, "money", NEEDS_ORDER_DATE)
+    cutoff = last - dt.timedelta(days=LTV_DAYS)
+    revenue = f["revenue"].ref
+    refund = _refund_expr(f["refund"], revenue) or "0"
+    base, params = _base(
+        buyers, filters, {"k": _key_expr(f["buyer_key"]), "d": date_expr, "net": f"coalesce({revenue}, 0) - ({refund})"}
+    )
+    sql = f"""
+        WITH b AS ({base}),
+        firsts AS (SELECT k, min(d) AS f0 FROM b WHERE k IS NOT NULL AND d IS NOT NULL GROUP BY k),
+        cohort AS (SELECT k, f0 FROM firsts WHERE f0 <= ?),
+        per_buyer AS (
+            SELECT c.k, coalesce(sum(b.net) FILTER (WHERE b.d >= c.f0 AND b.d < c.f0 + {LTV_DAYS}), 0) AS v
+            FROM cohort c JOIN b ON b.k = c.k GROUP BY c.k
+        )
+        SELECT count(*), avg(v) FROM per_buyer
+    """  # noqa: S608 - internal aliases; LTV_DAYS is our constant
+    n, mean = _rows(sql, [*params, cutoff])[0]
+    detail = {"buyers": n, "last_order_date": last.isoformat(), "cohort_first_order_on_or_before": cutoff.isoformat()}
+    if not n:
+        return _missing("ltv_90", label, "money", NEEDS_LTV_COHORT, **detail)
+    return KPI("ltv_90", label, _number(mean), "money", DEFINITIONS["ltv_90"], detail=detail)
+
+
+def cac_kpi(
+    buyers: Source,
+    *,
+    filters: FilterSet,
+    spend: float | Decimal | Source | None,
+    spend_filters: FilterSet | None = None,
+) -> KPI:
+    label = "CAC"
+    total_spend = spend_total(spend, filters=spend_filters)
+    if total_spend is None:
+        return _missing("cac", label, "money", NEEDS_SPEND)
+    f = _buyer_fields(buyers)
+    if f["buyer_key"] is None:
+        return _missing("cac", label, "money", NEEDS_BUYER_KEY)
+    key = _key_expr(f["buyer_key"])
+    if f["order_date"] is None:
+        # Without dates every buyer shown is new to the data shown.
+        base, params = _base(buyers, filters, {"k": key})
+        new = _rows(f"SELECT count(DISTINCT k) FROM ({base})", params)[0][0]  # noqa: S608
+    else:
+        date = f"CAST({f['order_date'].ref} AS DATE)"
+        shown, p1 = _base(buyers, filters, {"k": key, "d": date})
+        everything, p2 = _base(buyers, FilterSet(), {"k": key, "d": date}, filtered=False)
+        sql = f"""
+            WITH shown AS (SELECT k, min(d) AS f FROM ({shown}) WHERE k IS NOT NULL GROUP BY k),
+            firsts AS (SELECT k, min(d) AS f0 FROM ({everything}) WHERE k IS NOT NULL GROUP BY k)
+            SELECT count(*) FROM shown JOIN firsts USING (k) WHERE shown.f IS NOT DISTINCT FROM firsts.f0
+        """  # noqa: S608 - internal aliases
+        new = _rows(sql, p1 + p2)[0][0]
+    detail = {"spend": total_spend, "new_customers": new}
+    if not new:
+        return _missing("cac", label, "money", NEEDS_NEW_CUSTOMERS, **detail)
+    return KPI("cac", label, total_spend / new, "money", DEFINITIONS["cac"], detail=detail)
+
+
+SPEND_NAMES = ("spend", "ad spend", "ad_spend", "marketing spend", "media spend", "cost", "ad cost", "amount spent")
+
+
+def spend_total(spend: float | Decimal | Source | None, *, filters: FilterSet | None = None) -> float | None:
+    """Total spend: a number given by the caller, or the sum of a spend source's spend column."""
+    if spend is None:
+        return None
+    if isinstance(spend, (int, float, Decimal)) and not isinstance(spend, bool):
+        return float(spend)
+    column = spend.by_field("spend") or next(
+        (c for c in spend.columns if c.is_numeric and c.name.strip().lower() in SPEND_NAMES), None
+    )
+    if column is None or not column.is_numeric:
+        return None
+    base, params = _base(spend, filters or FilterSet(), {"s": column.ref})
+    value, rows = _rows(f"SELECT sum(s), count(s) FROM ({base})", params)[0]  # noqa: S608
+    return _number(value) if rows else None
+
+
+# --- conversion and key matching -------------------------------------------------------------------
+EMAIL = "email"
+HASHED_EMAIL = "hashed_email"
+PHONE = "phone"
+ID = "id"
+KEY_KINDS = (EMAIL, HASHED_EMAIL, PHONE, ID)
+_RE_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_RE_HASH = re.compile(r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$")
+_RE_PHONE = re.compile(r"^\+?[\d\s().\-/]{7,24}$")
+KEY_SAMPLE = 2000
+KEY_KIND_SHARE = 0.8
+# SQL normalisers (constants): {} is the column alias.
+KEY_NORMALISERS = {
+    EMAIL: "nullif(lower(trim(CAST({} AS VARCHAR))), '')",
+    HASHED_EMAIL: "nullif(lower(trim(CAST({} AS VARCHAR))), '')",
+    PHONE: "nullif(regexp_replace(CAST({} AS VARCHAR), '[^0-9]', '', 'g'), '')",
+    ID: "nullif(trim(CAST({} AS VARCHAR)), '')",
+}
+
+
+def key_kind(source: Source, column: Column) -> str:
+    """What a key column holds, from a sample of its values (detection only; metrics use all rows)."""
+    relation, params = source.relation()
+    sql = f"SELECT CAST({column.ref} AS VARCHAR) FROM {relation} WHERE {column.ref} IS NOT NULL LIMIT ?"  # noqa: S608
+    values = [v.strip() for (v,) in _rows(sql, [*params, KEY_SAMPLE]) if v and v.strip()]
+    if not values:
+        return ID
+    for kind, pattern in ((EMAIL, _RE_EMAIL), (HASHED_EMAIL, _RE_HASH)):
+        if sum(bool(pattern.match(v)) for v in values) >= KEY_KIND_SHARE * len(values):
+            return kind
+    phone_like = sum(bool(_RE_PHONE.match(v)) and sum(ch.isdigit() for ch in v) >= 7 for v in values)
+    if phone_like >= KEY_KIND_SHARE * len(values) and column.type == TEXT:
+        return PHONE
+    return ID
+
+
+def _hash_length(source: Source, column: Column) -> int:
+    relation, params = source.relation()
+    sql = f"SELECT length(trim(CAST({column.ref} AS VARCHAR))) FROM {relation} WHERE {column.ref} IS NOT NULL LIMIT 1"  # noqa: S608
+    rows = _rows(sql, params)
+    return rows[0][0] if rows else 64
+
+
+def _match_exprs(visitors: Source, vcol: Column, buyers: Source, bcol: Column) -> tuple[str, str, str] | None:
+    """(visitor expr, buyer expr, method) normalising both keys to one comparable form."""
+    vkind, bkind = key_kind(visitors, vcol), key_kind(buyers, bcol)
+    if vkind == bkind:
+        norm = KEY_NORMALISERS[vkind]
+        return norm.format(vcol.ref), norm.format(bcol.ref), vkind
+    kinds = {vkind, bkind}
+    if kinds == {EMAIL, HASHED_EMAIL}:
+        # Hash the plain side's normalised email the way the other side was hashed (md5 or sha256).
+        hashed, hashed_col = (visitors, vcol) if vkind == HASHED_EMAIL else (buyers, bcol)
+        fn = "md5" if _hash_length(hashed, hashed_col) == 32 else "sha256"
+        email = KEY_NORMALISERS[EMAIL]
+        hashed_norm = KEY_NORMALISERS[HASHED_EMAIL]
+        v = hashed_norm.format(vcol.ref) if vkind == HASHED_EMAIL else f"{fn}({email.format(vcol.ref)})"
+        b = hashed_norm.format(bcol.ref) if bkind == HASHED_EMAIL else f"{fn}({email.format(bcol.ref)})"
+        return v, b, f"{EMAIL}+{HASHED_EMAIL}"
+    return None
+
+
+def conversion_kpi(
+    visitors: Source | None,
+    *,
+    visitor_filters: FilterSet | None = None,
+    buyers: Source | None = None,
+    buyer_filters: FilterSet | None = None,
+) -> KPI:
+    """Matched buyers / visitors when both sides have keys; else the visitors file's converted flag."""
+    label = "Conversion rate"
+    if visitors is None:
+        return _missing("conversion_rate", label, "rate", NEEDS_VISITORS, DEFINITIONS["conversion_rate_flag"])
+    visitor_filters = visitor_filters or FilterSet()
+    vkey = visitors.by_field("visitor_key")
+    bkey = buyers.by_field("buyer_key") if buyers is not None else None
+    if vkey is not None and bkey is not None:
+        exprs = _match_exprs(visitors, vkey, buyers, bkey)
+        if exprs is None:
+            return _missing(
+                "conversion_rate", label, "rate", NEEDS_COMPATIBLE_KEYS, DEFINITIONS["conversion_rate_match"]
+            )
+        vexpr, bexpr, method = exprs
+        vbase, vparams = _base(visitors, visitor_filters, {"k": vexpr})
+        bbase, bparams = _base(buyers, buyer_filters or FilterSet(), {"k": bexpr})
+        sql = f"""
+            WITH v AS (SELECT DISTINCT k FROM ({vbase}) WHERE k IS NOT NULL),
+            b AS (SELECT DISTINCT k FROM ({bbase}) WHERE k IS NOT NULL)
+            SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM b), (SELECT count(*) FROM v JOIN b USING (k))
+        """  # noqa: S608 - internal aliases and constant normalisers
+        n_visitors, n_buyers, matched = _rows(sql, vparams + bparams)[0]
+        detail = {
+            "method": "match",
+            "key_kind": method,
+            "visitors": n_visitors,
+            "buyers": n_buyers,
+            "matched": matched,
+            "match_rate": _rate(matched, n_buyers),
+        }
+        if not n_visitors:
+            return _missing(
+                "conversion_rate", label, "rate", NEEDS_ROWS, DEFINITIONS["conversion_rate_match"], **detail
+            )
+        return KPI(
+            "conversion_rate", label, matched / n_visitors, "rate", DEFINITIONS["conversion_rate_match"], detail=detail
+        )
+    converted = visitors.by_field("converted")
+    if converted is None or converted.type != BOOLEAN:
+        return _missing("conversion_rate", label, "rate", NEEDS_CONVERSION_INPUT, DEFINITIONS["conversion_rate_flag"])
+    base, params = _base(visitors, visitor_filters, {"c": converted.ref})
+    rows, conv = _rows(f"SELECT count(*), count(*) FILTER (WHERE c) FROM ({base})", params)[0]  # noqa: S608
+    detail = {"method": "flag", "visitors": rows, "converted": conv}
+    if not rows:
+        return _missing("conversion_rate", label, "rate", NEEDS_ROWS, DEFINITIONS["conversion_rate_flag"], **detail)
+    return KPI("conversion_rate", label, conv / rows, "rate", DEFINITIONS["conversion_rate_flag"], detail=detail)
+
+
+# --- visitors --------------------------------------------------------------------------------------
+RETURNING_WORDS = ("return", "repeat", "existing")
+
+
+def visitors_kpis(visitors: Source, *, filters: FilterSet | None = None) -> Report:
+    filters = filters or FilterSet()
+    key = visitors.by_field("visitor_key")
+    base, params = _base(visitors, filters, {"k": _key_expr(key)})
+    sql = f"""
+        WITH v AS ({base}), per_key AS (SELECT count(*) AS n FROM v WHERE k IS NOT NULL GROUP BY k)
+        SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM v WHERE k IS NOT NULL),
+               (SELECT count(*) FROM per_key), (SELECT count(*) FROM per_key WHERE n >= 2)
+    """  # noqa: S608 - internal aliases
+    total, keyed, unique, repeat = _rows(sql, params)[0]
+    kpis = [KPI("visitors_total", "Visitors", total, "count", DEFINITIONS["visitors_total"])]
+    if key is None:
+        kpis.append(_missing("visitors_unique", "Unique visitors", "count", NEEDS_VISITOR_KEY))
+        kpis.append(_missing("repeat_visitor_rate", "Repeat visitor rate", "rate", NEEDS_VISITOR_KEY))
+    else:
+        kpis.append(KPI("visitors_unique", "Unique visitors", unique, "count", DEFINITIONS["visitors_unique"]))
+        kpis.append(
+            KPI(
+                "repeat_visitor_rate",
+                "Repeat visitor rate",
+                _rate(repeat, unique),
+                "rate",
+                DEFINITIONS["repeat_visitor_rate"],
+                missing=None if unique else NEEDS_ROWS,
+                detail={"repeat_visitors": repeat, "visitors": unique},
+            )
+        )
+    kpis.append(_new_vs_returning(visitors, filters, keyed=keyed, unique=unique))
+    kpis.append(_split_kpi(visitors, filters, "gender", "gender_split", "Gender split"))
+    kpis.append(conversion_kpi(visitors, visitor_filters=filters))
+    return Report(tuple(kpis))
+
+
+def _new_vs_returning(visitors: Source, filters: FilterSet, *, keyed: int, unique: int) -> KPI:
+    label = "Returning visitors"
+    column = visitors.by_field("new_returning")
+    if column is not None:
+        counts = value_counts(visitors, column, filters)
+        returning = sum(n for v, n in counts if _is_returning(v))
+        total = sum(n for _, n in counts)
+        detail = {"method": "column", "new": total - returning, "returning": returning}
+        if not total:
+            return _missing(
+                "new_vs_returning", label, "rate", NEEDS_ROWS, DEFINITIONS["new_vs_returning_column"], **detail
+            )
+        return KPI(
+            "new_vs_returning", label, returning / total, "rate", DEFINITIONS["new_vs_returning_column"], detail=detail
+        )
+    if visitors.by_field("visitor_key") is None:
+        return _missing(
+            "new_vs_returning",
+            label,
+            "rate",
+            "needs a new/returning column or a visitor key",
+            DEFINITIONS["new_vs_returning_key"],
+        )
+    returning = keyed - unique
+    detail = {"method": "key", "new": unique, "returning": returning}
+    if not keyed:
+        return _missing("new_vs_returning", label, "rate", NEEDS_ROWS, DEFINITIONS["new_vs_returning_key"], **detail)
+    return KPI("new_vs_returning", label, returning / keyed, "rate", DEFINITIONS["new_vs_returning_key"], detail=detail)
+
+
+def _is_returning(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return any(word in text for word in RETURNING_WORDS)
+
+
+# --- cached dashboards -----------------------------------------------------------------------------
+def _spend_fingerprint(spend) -> object:
+    if spend is None or isinstance(spend, (int, float, Decimal)):
+        return None if spend is None else str(spend)
+    return spend.fingerprint()
+
+
+def buyers_dashboard(
+    buyers: Source,
+    *,
+    workspace_id: int,
+    filters: FilterSet | None = None,
+    visitors: Source | None = None,
+    visitor_filters: FilterSet | None = None,
+    spend: float | Decimal | Source | None = None,
+    spend_filters: FilterSet | None = None,
+    cache: ResultCache | None = None,
+) -> Report:
+    """`buyers_kpis`, cached per (workspace, every source's files, filters)."""
+    filters = filters or FilterSet()
+    visitor_filters = visitor_filters or FilterSet()
+    payload = {
+        "filters": filters.canonical(buyers),
+        "visitors": visitors.fingerprint() if visitors is not None else None,
+        "visitor_filters": visitor_filters.canonical(visitors) if visitors is not None else None,
+        "spend": _spend_fingerprint(spend),
+        "spend_filters": (spend_filters or FilterSet()).canonical(spend) if isinstance(spend, Source) else None,
+    }
+    return cached(
+        cache=cache,
+        workspace_id=workspace_id,
+        fingerprints=[buyers.fingerprint()],
+        kind="buyers_kpis",
+        payload=payload,
+        compute=lambda: buyers_kpis(
+            buyers,
+            filters=filters,
+            visitors=visitors,
+            visitor_filters=visitor_filters,
+            spend=spend,
+            spend_filters=spend_filters,
+        ),
+    )
+
+
+def visitors_dashboard(
+    visitors: Source, *, workspace_id: int, filters: FilterSet | None = None, cache: ResultCache | None = None
+) -> Report:
+    filters = filters or FilterSet()
+    return cached(
+        cache=cache,
+        workspace_id=workspace_id,
+        fingerprints=[visitors.fingerprint()],
+        kind="visitors_kpis",
+        payload={"filters": filters.canonical(visitors)},
+        compute=lambda: visitors_kpis(visitors, filters=filters),
+    )

@@ -1,0 +1,247 @@
+"""The `Query` object and its compilation to parameterised DuckDB SQL.
+
+Everything a caller can name is checked against an allowlist before any SQL exists: columns
+against the source's schema, measure functions, time buckets and sort keys against the constants
+below. Values only ever travel as bound parameters. SQL text is assembled solely from our own
+constants and from internal column aliases (`"c3"`), never from request text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .cache import ResultCache, cached
+from .errors import InvalidLimit, InvalidOperatorForType, QueryError, UnknownBucket, UnknownMeasure, UnknownSortKey
+from .filters import FilterSet
+from .schema import BOOLEAN, DATE, DATETIME, Source, connection
+
+COUNT = "count"
+COUNT_DISTINCT = "count_distinct"
+COUNT_TRUE = "count_true"
+SUM = "sum"
+AVG = "avg"
+MIN = "min"
+MAX = "max"
+MEASURES = frozenset({COUNT, COUNT_DISTINCT, COUNT_TRUE, SUM, AVG, MIN, MAX})
+NUMERIC_MEASURES = frozenset({SUM, AVG})
+
+DAY = "day"
+WEEK = "week"
+MONTH = "month"
+BUCKETS = {DAY: "day", WEEK: "week", MONTH: "month"}  # values are SQL date_trunc parts (constants)
+MAX_LIMIT = 1_000_000
+MAX_GROUPS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Measure:
+    fn: str
+    column: str | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.fn not in MEASURES:
+            raise UnknownMeasure(str(self.fn))
+        if not self.label:
+            object.__setattr__(self, "label", self.fn if self.column is None else f"{self.fn}({self.column})")
+
+    def sql(self, source: Source) -> str:
+        if self.column is None:
+            if self.fn != COUNT:
+                raise UnknownMeasure(self.fn)
+            return "count(*)"
+        column = source.column(self.column)
+        ref = column.ref
+        if self.fn in NUMERIC_MEASURES and not column.is_numeric:
+            raise InvalidOperatorForType(op=self.fn, name=column.name, type_=column.type)
+        if self.fn == COUNT_TRUE:
+            if column.type != BOOLEAN:
+                raise InvalidOperatorForType(op=self.fn, name=column.name, type_=column.type)
+            return f"count(*) FILTER (WHERE {ref})"
+        if self.fn == COUNT_DISTINCT:
+            return f"count(DISTINCT {ref})"
+        return {COUNT: "count({})", SUM: "sum({})", AVG: "avg({})", MIN: "min({})", MAX: "max({})"}[self.fn].format(ref)
+
+
+@dataclass(frozen=True)
+class GroupBy:
+    column: str
+    bucket: str | None = None  # day / week / month, for date and datetime columns
+
+    def __post_init__(self) -> None:
+        if self.bucket is not None and self.bucket not in BUCKETS:
+            raise UnknownBucket(str(self.bucket))
+
+    @property
+    def label(self) -> str:
+        return self.column if self.bucket is None else f"{self.column} ({self.bucket})"
+
+    def sql(self, source: Source) -> str:
+        column = source.column(self.column)
+        if self.bucket is None:
+            return column.ref
+        if column.type not in (DATE, DATETIME):
+            raise InvalidOperatorForType(op=self.bucket, name=column.name, type_=column.type)
+        return f"CAST(date_trunc('{BUCKETS[self.bucket]}', {column.ref}) AS DATE)"
+
+
+@dataclass(frozen=True)
+class Sort:
+    key: str
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Sort:
+        """`"-revenue"` → descending on "revenue" (the URL form of a sort)."""
+        text = str(text)
+        return cls(text[1:], True) if text.startswith("-") else cls(text, False)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    params: list
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: tuple[str, ...]
+    rows: tuple[tuple, ...]
+
+    def records(self) -> list[dict]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def column(self, name: str) -> list:
+        index = self.columns.index(name)
+        return [row[index] for row in self.rows]
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to read: filters, then either rows (`select`) or groups (`group_by` + `measures`),
+    sorted, paged. Strings are accepted for group_by and sort entries ("-col" = descending)."""
+
+    source: Source
+    filters: FilterSet = field(default_factory=FilterSet)
+    measures: tuple[Measure, ...] = ()
+    group_by: tuple[GroupBy, ...] = ()
+    select: tuple[str, ...] = ()
+    sort: tuple[Sort, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "measures", tuple(self.measures))
+        object.__setattr__(self, "group_by", tuple(g if isinstance(g, GroupBy) else GroupBy(g) for g in self.group_by))
+        object.__setattr__(self, "select", tuple(self.select))
+        object.__setattr__(self, "sort", tuple(s if isinstance(s, Sort) else Sort.parse(s) for s in self.sort))
+        for value in (self.limit, self.offset):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise InvalidLimit
+        if (self.limit is not None and self.limit > MAX_LIMIT) or self.offset > MAX_LIMIT * 100:
+            raise InvalidLimit
+
+    @property
+    def is_aggregate(self) -> bool:
+        return bool(self.measures or self.group_by)
+
+    def compile(self) -> Compiled:
+        source = self.source
+        relation, params = source.relation(row_ids=not self.is_aggregate)
+        where, where_params = self.filters.compile(source)
+        params += where_params
+        if self.is_aggregate:
+            return self._compile_aggregate(relation, where, params)
+        names = self.select or tuple(source.names)
+        columns = [source.column(n) for n in names]
+        order = []
+        for s in self.sort:
+            if not source.has(s.key):
+                raise UnknownSortKey(s.key)
+            order.append(f"{source.column(s.key).ref} {'DESC' if s.descending else 'ASC'} NULLS LAST")
+        # Ties keep file order, so pages never overlap or skip rows.
+        order.append("filename ASC, file_row_number ASC")
+        sql = f"SELECT {', '.join(c.ref for c in columns)} FROM {relation} WHERE {where} ORDER BY {', '.join(order)}"  # noqa: S608 - identifiers are internal aliases
+        sql, params = self._page(sql, params)
+        return Compiled(sql, params, tuple(names))
+
+    def _compile_aggregate(self, relation: str, where: str, params: list) -> Compiled:
+        source = self.source
+        labels = [g.label for g in self.group_by] + [m.label for m in self.measures]
+        if len(set(labels)) != len(labels):
+            raise QueryError("Duplicate output names in the query.")
+        select = [f"{g.sql(source)} AS {_alias('g', i)}" for i, g in enumerate(self.group_by)]
+        select += [f"{m.sql(source)} AS {_alias('m', i)}" for i, m in enumerate(self.measures)]
+        alias_of = {g.label: _alias("g", i) for i, g in enumerate(self.group_by)}
+        alias_of.update({m.label: _alias("m", i) for i, m in enumerate(self.measures)})
+        order = []
+        for s in self.sort:
+            if s.key not in alias_of:
+                raise UnknownSortKey(s.key)
+            order.append(f"{alias_of[s.key]} {'DESC' if s.descending else 'ASC'} NULLS LAST")
+        order += [f"{_alias('g', i)} ASC NULLS LAST" for i in range(len(self.group_by))]
+        sql = f"SELECT {', '.join(select)} FROM {relation} WHERE {where}"  # noqa: S608 - internal aliases only
+        if self.group_by:
+            sql += " GROUP BY " + ", ".join(_alias("g", i) for i in range(len(self.group_by)))
+        if order:
+            sql += " ORDER BY " + ", ".join(order)
+        sql, params = self._page(sql, params)
+        return Compiled(sql, params, tuple(labels))
+
+    def _page(self, sql: str, params: list) -> tuple[str, list]:
+        if self.limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, self.limit]
+        if self.offset:
+            sql += " OFFSET ?"
+            params = [*params, self.offset]
+        return sql, params
+
+    def canonical(self) -> dict:
+        """Everything that decides the answer, normalised (the cache key's payload)."""
+        source = self.source
+        return {
+            "filters": self.filters.canonical(source),
+            "measures": [(m.fn, m.column, m.label) for m in self.measures],
+            "group_by": [(g.column, g.bucket) for g in self.group_by],
+            "select": list(self.select),
+            "sort": [(s.key, s.descending) for s in self.sort],
+            "limit": self.limit,
+            "offset": self.offset,
+        }
+
+
+def _alias(prefix: str, index: int) -> str:
+    return f'"{prefix}{int(index)}"'
+
+
+def run_sql(sql: str, params: list) -> list[tuple]:
+    """Execute one compiled statement on this thread's connection (engine-internal)."""
+    return connection().execute(sql, params).fetchall()
+
+
+def execute(query: Query, *, workspace_id: int, cache: ResultCache | None = None) -> Result:
+    """Run `query`; results are cached per (workspace, source files, canonical query).
+
+    `cache=None` uses the default cache (Django's when configured); pass `NullCache()` to bypass.
+    """
+    compiled = query.compile()  # validates before any cache lookup: bad input fails the same way twice
+
+    def compute() -> Result:
+        return Result(compiled.columns, tuple(run_sql(compiled.sql, compiled.params)))
+
+    return cached(
+        cache=cache,
+        workspace_id=workspace_id,
+        fingerprints=[query.source.fingerprint()],
+        kind="query",
+        payload=query.canonical(),
+        compute=compute,
+    )
+
+
+def count_rows(query: Query, *, workspace_id: int, cache: ResultCache | None = None) -> int:
+    """How many rows `query`'s filters keep (for paging; ignores sort, limit and offset)."""
+    total = Query(source=query.source, filters=query.filters, measures=(Measure(COUNT, label="rows"),))
+    return execute(total, workspace_id=workspace_id, cache=cache).rows[0][0]

@@ -1,0 +1,180 @@
+"""Chart series as plain data (no plotly): over time, top N with "Other", distributions.
+
+Every helper runs through `Query` + `execute`, so series share the engine's allowlists and cache.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .cache import ResultCache
+from .filters import FilterSet
+from .query import BUCKETS, COUNT, COUNT_TRUE, SUM, GroupBy, Measure, Query, execute
+from .schema import BOOLEAN, Source
+
+TOP_N = 15
+OTHER = "Other"
+DEMOGRAPHIC_FIELDS = ("age_range", "income_range", "gender", "state", "credit_rating", "net_worth")
+DATE_FIELDS = ("order_date", "event_date", "lead_date", "start_time")
+CREDIT_ORDER = ("excellent", "very good", "good", "fair", "poor")
+NATURAL_ORDER_FIELDS = frozenset({"age_range", "income_range", "net_worth"})
+NEEDS_COLUMN = "needs a {label} column"
+NEEDS_DATE = "needs a date column"
+
+
+@dataclass(frozen=True)
+class Series:
+    key: str
+    points: tuple[dict, ...] = ()
+    missing: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "points": list(self.points), "missing": self.missing, **self.extra}
+
+
+def _num(value):
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def over_time(
+    source: Source,
+    *,
+    workspace_id: int,
+    grain: str = "day",
+    filters: FilterSet | None = None,
+    date_column: str | None = None,
+    cache: ResultCache | None = None,
+) -> Series:
+    """Rows (and revenue / conversions when the dataset has them) per day, week or month."""
+    GroupBy("x", grain)  # validates the grain against the allowlist before anything else
+    column = (
+        source.column(date_column)
+        if date_column
+        else next((c for f in DATE_FIELDS if (c := source.by_field(f)) is not None), None)
+    )
+    key = f"over_time_{grain}"
+    if column is None:
+        return Series(key, missing=NEEDS_DATE)
+    measures = [Measure(COUNT, label="count")]
+    revenue = source.by_field("revenue")
+    if revenue is not None and revenue.is_numeric:
+        measures.append(Measure(SUM, revenue.name, label="revenue"))
+    converted = source.by_field("converted")
+    if converted is not None and converted.type == BOOLEAN:
+        measures.append(Measure(COUNT_TRUE, converted.name, label="conversions"))
+    group = GroupBy(column.name, grain)
+    query = Query(source=source, filters=filters or FilterSet(), measures=tuple(measures), group_by=(group,))
+    result = execute(query, workspace_id=workspace_id, cache=cache)
+    points = []
+    for row in result.rows:
+        if row[0] is None:
+            continue  # rows without a date have no place on a time axis
+        point = {"period": row[0].isoformat()}
+        point.update({m.label: _num(v) for m, v in zip(measures, row[1:], strict=True)})
+        points.append(point)
+    return Series(key, tuple(points), extra={"grain": grain, "column": column.name, "bucket": BUCKETS[grain]})
+
+
+def top_n(
+    source: Source,
+    column: str,
+    *,
+    workspace_id: int,
+    n: int = TOP_N,
+    filters: FilterSet | None = None,
+    cache: ResultCache | None = None,
+) -> Series:
+    """The `n` most frequent values (ties by value), everything else summed as "Other";
+    missing values are counted apart, not ranked."""
+    col = source.column(column)
+    measures = [Measure(COUNT, label="count")]
+    revenue = source.by_field("revenue")
+    if revenue is not None and revenue.is_numeric:
+        measures.append(Measure(SUM, revenue.name, label="revenue"))
+    query = Query(
+        source=source,
+        filters=filters or FilterSet(),
+        measures=tuple(measures),
+        group_by=(GroupBy(col.name),),
+        sort=("-count",),
+    )
+    result = execute(query, workspace_id=workspace_id, cache=cache)
+    rows = [r for r in result.rows if r[0] is not None]
+    missing = sum(r[1] for r in result.rows if r[0] is None)
+    total = sum(r[1] for r in rows)
+
+    def point(label, values):
+        p = {"label": label, **{m.label: _num(v) for m, v in zip(measures, values, strict=True)}}
+        p["share"] = p["count"] / total if total else None
+        return p
+
+    points = [point(r[0], r[1:]) for r in rows[:n]]
+    rest = rows[n:]
+    if rest:
+        sums = [sum(_num(r[i + 1]) or 0 for r in rest) for i in range(len(measures))]
+        points.append({**point(OTHER, sums), "other": True, "values": len(rest)})
+    return Series(f"top_{col.name}", tuple(points), extra={"missing_values": missing, "total": total, "n": n})
+
+
+def natural_key(label) -> tuple:
+    """Order ranges by their first number ("Under $25K" < "$25K-$49K" < "$250K+"; "18-24" < "65+")."""
+    text = str(label)
+    match = re.search(r"(\d+(?:\.\d+)?)\s*([kKmM])?", text.replace(",", ""))
+    if match is None:
+        return (1, text.lower())
+    value = float(match.group(1)) * {"k": 1e3, "m": 1e6}.get((match.group(2) or "").lower(), 1)
+    if re.match(r"^\s*(under|less than|below|<)", text, re.IGNORECASE):
+        value -= 0.5
+    return (0, value, text.lower())
+
+
+def distribution(
+    source: Source,
+    column: str,
+    *,
+    workspace_id: int,
+    filters: FilterSet | None = None,
+    cache: ResultCache | None = None,
+) -> Series:
+    """Every value of `column` with its count and share, in the order its chart wants."""
+    col = source.column(column)
+    query = Query(
+        source=source,
+        filters=filters or FilterSet(),
+        measures=(Measure(COUNT, label="count"),),
+        group_by=(GroupBy(col.name),),
+        sort=("-count",),
+    )
+    result = execute(query, workspace_id=workspace_id, cache=cache)
+    rows = [r for r in result.rows if r[0] is not None]
+    missing = sum(r[1] for r in result.rows if r[0] is None)
+    total = sum(r[1] for r in rows)
+    if col.field in NATURAL_ORDER_FIELDS:
+        rows.sort(key=lambda r: natural_key(r[0]))
+    elif col.field == "credit_rating":
+        rank = {name: i for i, name in enumerate(CREDIT_ORDER)}
+        rows.sort(key=lambda r: (rank.get(str(r[0]).strip().lower(), len(rank)), str(r[0])))
+    points = tuple({"label": r[0], "count": r[1], "share": r[1] / total} for r in rows)
+    return Series(f"distribution_{col.name}", points, extra={"missing_values": missing, "total": total})
+
+
+def distributions(
+    source: Source,
+    *,
+    workspace_id: int,
+    fields: tuple[str, ...] = DEMOGRAPHIC_FIELDS,
+    filters: FilterSet | None = None,
+    cache: ResultCache | None = None,
+) -> dict[str, Series]:
+    """One distribution per canonical field; a field the dataset lacks says so."""
+    out = {}
+    for name in fields:
+        column = source.by_field(name)
+        if column is None:
+            out[name] = Series(f"distribution_{name}", missing=NEEDS_COLUMN.format(label=name.replace("_", " ")))
+        else:
+            out[name] = distribution(source, column.name, workspace_id=workspace_id, filters=filters, cache=cache)
+    return out

@@ -1,0 +1,330 @@
+"""KPIs on hand-made fixtures. Every expected number is worked out by hand in the comments.
+
+Buyers fixture (last order date 2024-12-31, so the LTV cohort is first order ≤ 2024-10-02):
+
+    row buyer  order  date        revenue refund
+    1   alice  o1     2024-01-01  100     0       alice: day 0
+    2   alice  o2     2024-03-30   50     10      alice: day 89 (inside the window)
+    3   alice  o3     2024-03-31   70     0       alice: day 90 (outside)
+    4   bob    o4     2024-05-10  200     200     fully refunded
+    5   carol  o5     2024-11-15   80     0       first order within 90 days of the end: not in LTV
+    6   carol  o6     2024-12-31   20     0
+    7   dave   o7     2024-10-02   40     0       first order exactly on the cut-off: in LTV
+    8   dave   o8     2024-10-05    0     0       an order with revenue 0 (not in AOV's denominator)
+    9   erin   o9     2024-06-01   30     0       one order over two rows
+    10  erin   o9     2024-06-01   25     5
+"""
+
+import hashlib
+
+import pytest
+
+from analytics.engine import Filter, FilterSet, MemoryCache, NullCache, buyers_dashboard, buyers_kpis, visitors_kpis
+from analytics.engine import metrics as M
+
+from .helpers import source_from_csv
+
+BUYERS_CSV = """customer,order,date,total,refund,gender,state,income,age
+alice@example.com,o1,2024-01-01,100.00,0,Female,CA,$50K-$74K,25-34
+alice@example.com,o2,2024-03-30,50.00,10,Female,CA,$50K-$74K,25-34
+alice@example.com,o3,2024-03-31,70.00,0,Female,CA,$50K-$74K,25-34
+Bob@Example.com,o4,2024-05-10,200.00,200,Male,TX,$100K-$149K,35-44
+carol@example.com,o5,2024-11-15,80.00,0,Female,NY,$50K-$74K,35-44
+carol@example.com,o6,2024-12-31,20.00,0,Female,NY,$50K-$74K,35-44
+dave@example.com,o7,2024-10-02,40.00,0,Male,TX,Under $25K,35-44
+dave@example.com,o8,2024-10-05,0.00,0,Male,TX,Under $25K,35-44
+erin@example.com,o9,2024-06-01,30.00,0,,CA,$100K-$149K,18-24
+erin@example.com,o9,2024-06-01,25.00,5,,CA,$100K-$149K,18-24
+"""
+BUYERS_SCHEMA = [
+    ("customer", "text", "buyer_key"),
+    ("order", "text", "order_id"),
+    ("date", "date", "order_date"),
+    ("total", "money", "revenue"),
+    ("refund", "decimal", "refund"),
+    ("gender", "text", "gender"),
+    ("state", "text", "state"),
+    ("income", "text", "income_range"),
+    ("age", "text", "age_range"),
+]
+
+
+@pytest.fixture
+def buyers(tmp_path):
+    return source_from_csv(tmp_path, "buyers", BUYERS_CSV, BUYERS_SCHEMA)
+
+
+def test_revenue_refunds_orders_aov(buyers):
+    report = buyers_kpis(buyers)
+    assert report["revenue"].value == pytest.approx(615.0)  # 100+50+70+200+80+20+40+0+30+25
+    assert report["refunds"].value == pytest.approx(215.0)  # 10+200+5
+    assert report["net_revenue"].value == pytest.approx(400.0)
+    assert report["orders"].value == 9  # o1..o9 (o9 spans two rows)
+    # o8 has revenue 0, so 8 orders have revenue > 0: 615 / 8
+    assert report["aov"].value == pytest.approx(76.875)
+    assert report["aov"].detail["orders_with_revenue"] == 8
+
+
+def test_buyers_and_repeat_rate(buyers):
+    report = buyers_kpis(buyers)
+    assert report["buyer_records"].value == 10
+    assert report["buyers"].value == 5
+    # alice (3 orders), carol (2), dave (2) of 5 buyers
+    assert report["repeat_buyer_rate"].value == pytest.approx(0.6)
+    assert report["repeat_buyer_rate"].detail == {"repeat_buyers": 3, "buyers": 5}
+
+
+def test_ltv_90_days_window_and_cohort(buyers):
+    ltv = buyers_kpis(buyers)["ltv_90"]
+    # cohort alice, bob, dave, erin (carol's first order 2024-11-15 is after 2024-10-02)
+    # alice 100 + (50-10) = 140 (o3 at day 90 excluded); bob 200-200 = 0; dave 40 + 0; erin 30 + 25-5 = 50
+    assert ltv.value == pytest.approx((140 + 0 + 40 + 50) / 4)
+    assert ltv.detail["buyers"] == 4
+    assert ltv.detail["last_order_date"] == "2024-12-31"
+    assert ltv.detail["cohort_first_order_on_or_before"] == "2024-10-02"
+    assert ltv.state == "ok"
+    assert "days 0-89" in ltv.definition
+
+
+def test_demographic_kpis_count_records(buyers):
+    report = buyers_kpis(buyers)
+    split = report["gender_split"].value
+    # 5 Female rows, 3 Male rows, 2 missing (left out)
+    assert split == [
+        {"value": "Female", "count": 5, "share": pytest.approx(5 / 8)},
+        {"value": "Male", "count": 3, "share": pytest.approx(3 / 8)},
+    ]
+    assert report["top_state"].value == "CA"
+    assert report["top_state"].detail == {"count": 5, "share": pytest.approx(0.5)}
+    # $50K-$74K on 5 rows (alice 3, carol 2)
+    assert report["top_income_range"].value == "$50K-$74K"
+    # 35-44 on 5 rows (bob, carol x2, dave x2)
+    assert report["top_age_range"].value == "35-44"
+
+
+def test_cac_missing_without_spend(buyers):
+    cac = buyers_kpis(buyers)["cac"]
+    assert cac.value is None
+    assert cac.state == "missing"
+    assert cac.missing == M.NEEDS_SPEND == "needs spend data"
+
+
+def test_cac_with_spend_counts_new_customers(buyers):
+    assert buyers_kpis(buyers, spend=1000)["cac"].value == pytest.approx(200.0)  # 5 new customers
+    # Orders from 2024-03-31: alice's o3 is shown but her first order (2024-01-01) is not, so she
+    # is not new; bob, carol, dave and erin are.
+    later = FilterSet((Filter("date", "range", ("2024-03-31", None)),))
+    cac = buyers_kpis(buyers, filters=later, spend=1000)["cac"]
+    assert cac.detail == {"spend": 1000.0, "new_customers": 4}
+    assert cac.value == pytest.approx(250.0)
+
+
+def test_cac_from_a_spend_source(tmp_path, buyers):
+    spend = source_from_csv(
+        tmp_path,
+        "spend",
+        "day,ad spend\n2024-01-01,300.5\n2024-02-01,199.5\n",
+        [("day", "date", None), ("ad spend", "decimal", None)],
+    )
+    assert buyers_kpis(buyers, spend=spend)["cac"].value == pytest.approx(500.0 / 5)
+
+
+def test_conversion_missing_without_visitors(buyers):
+    conversion = buyers_kpis(buyers)["conversion_rate"]
+    assert conversion.state == "missing"
+    assert conversion.missing == M.NEEDS_VISITORS == "needs visitor data"
+
+
+def test_no_revenue_column(tmp_path):
+    csv = (
+        "customer,gender,state,income,age\n"
+        "a,Female,CA,$25K-$49K,25-34\na,Female,CA,$25K-$49K,25-34\nb,Male,TX,$25K-$49K,45-54\n"
+        "c,Male,TX,Under $25K,45-54\nd,Male,TX,Under $25K,45-54\n"
+    )
+    schema = [
+        ("customer", "text", "buyer_key"),
+        ("gender", "text", "gender"),
+        ("state", "text", "state"),
+        ("income", "text", "income_range"),
+        ("age", "text", "age_range"),
+    ]
+    report = buyers_kpis(source_from_csv(tmp_path, "norev", csv, schema))
+    for key in ("revenue", "refunds", "net_revenue", "aov", "ltv_90"):
+        assert report[key].missing == "needs a revenue column"
+        assert report[key].value is None
+    assert report["buyer_records"].value == 5
+    assert report["buyers"].value == 4
+    assert report["repeat_buyer_rate"].value == pytest.approx(1 / 4)  # only "a" has 2 rows
+    assert report["gender_split"].value[0] == {"value": "Male", "count": 3, "share": pytest.approx(0.6)}
+    assert report["top_state"].value == "TX"
+    assert report["top_income_range"].value == "$25K-$49K"
+    assert report["top_age_range"].value == "45-54"
+
+
+def test_no_refund_column_subtracts_nothing_and_says_so(tmp_path):
+    csv = "customer,total\na,10\nb,20\n"
+    report = buyers_kpis(
+        source_from_csv(tmp_path, "norefund", csv, [("customer", "text", "buyer_key"), ("total", "decimal", "revenue")])
+    )
+    assert report["refunds"].missing == M.NEEDS_REFUND
+    assert report["net_revenue"].value == pytest.approx(30.0)
+    assert report["net_revenue"].detail["note"] == M.NOTE_NO_REFUND_COLUMN
+    assert report["ltv_90"].missing == M.NEEDS_ORDER_DATE
+    assert report["orders"].value == 2  # no order id column: each row is an order
+
+
+def test_refund_flag_refunds_the_whole_row(tmp_path):
+    csv = "customer,total,refunded\na,10,yes\nb,20,no\nc,5,\n"
+    schema = [("customer", "text", "buyer_key"), ("total", "decimal", "revenue"), ("refunded", "boolean", "refund")]
+    report = buyers_kpis(source_from_csv(tmp_path, "flag", csv, schema))
+    assert report["refunds"].value == pytest.approx(10.0)
+    assert report["net_revenue"].value == pytest.approx(25.0)
+
+
+VISITORS_CSV = """visitor,email,day,type,converted,gender
+v1, ALICE@example.com,2024-01-01,New,yes,Female
+v2,bob@example.com ,2024-01-02,New,no,Male
+v1,alice@example.com,2024-01-03,Returning,no,Female
+v3,zed@example.com,2024-01-03,New,no,Female
+v2,bob@example.com,2024-01-04,Returning,yes,Male
+v4,yan@example.com,2024-01-05,New,no,
+v1,alice@example.com,2024-01-06,Returning,no,Female
+v5,Carol@Example.com,2024-01-07,New,no,Unknown
+v6,xavier@example.com,2024-01-08,New,no,Male
+"""
+
+
+def _visitors(tmp_path, key_column):
+    schema = [
+        ("visitor", "text", "visitor_key" if key_column == "visitor" else None),
+        ("email", "text", "visitor_key" if key_column == "email" else None),
+        ("day", "date", "event_date"),
+        ("type", "text", "new_returning"),
+        ("converted", "boolean", "converted"),
+        ("gender", "text", "gender"),
+    ]
+    return source_from_csv(tmp_path, f"visitors_{key_column}", VISITORS_CSV, schema)
+
+
+def test_visitors_kpis(tmp_path):
+    report = visitors_kpis(_visitors(tmp_path, "visitor"))
+    assert report["visitors_total"].value == 9
+    assert report["visitors_unique"].value == 6  # v1..v6
+    # v1 on 3 rows, v2 on 2 rows: 2 of 6 keys
+    assert report["repeat_visitor_rate"].value == pytest.approx(2 / 6)
+    assert report["new_vs_returning"].value == pytest.approx(3 / 9)  # 3 rows say Returning
+    assert report["new_vs_returning"].detail == {"method": "column", "new": 6, "returning": 3}
+    assert report["conversion_rate"].value == pytest.approx(2 / 9)
+    assert report["conversion_rate"].detail["method"] == "flag"
+    # Female 4, Male 3, Unknown 1 (one row missing)
+    assert [(g["value"], g["count"]) for g in report["gender_split"].value] == [
+        ("Female", 4),
+        ("Male", 3),
+        ("Unknown", 1),
+    ]
+
+
+def test_conversion_matches_buyers_by_normalised_email(tmp_path, buyers):
+    visitors = _visitors(tmp_path, "email")
+    conversion = buyers_kpis(buyers, visitors=visitors)["conversion_rate"]
+    # visitor emails, trimmed + lower-cased: alice, bob, zed, yan, carol, xavier = 6 visitors;
+    # buyers: alice, bob, carol, dave, erin = 5; matched: alice, bob, carol = 3
+    assert conversion.detail["method"] == "match"
+    assert conversion.detail["key_kind"] == "email"
+    assert conversion.detail["visitors"] == 6
+    assert conversion.detail["buyers"] == 5
+    assert conversion.detail["matched"] == 3
+    assert conversion.value == pytest.approx(3 / 6)
+    assert conversion.detail["match_rate"] == pytest.approx(3 / 5)
+
+
+def test_conversion_matches_phones_by_digits(tmp_path):
+    visitors = source_from_csv(
+        tmp_path,
+        "vphone",
+        "phone\n(555) 123-4567\n555.987.6543\n+1 555 000 1111\n",
+        [("phone", "text", "visitor_key")],
+    )
+    buyers = source_from_csv(
+        tmp_path,
+        "bphone",
+        "phone\n5551234567\n555-987-6543\n5550001111\n555 222 3333\n",
+        [("phone", "text", "buyer_key")],
+    )
+    conversion = buyers_kpis(buyers, visitors=visitors)["conversion_rate"]
+    # digits only: 15550001111 does not equal 5550001111, so 2 matches
+    assert conversion.detail["key_kind"] == "phone"
+    assert conversion.detail["matched"] == 2
+    assert conversion.value == pytest.approx(2 / 3)
+    assert conversion.detail["match_rate"] == pytest.approx(2 / 4)
+
+
+def test_conversion_matches_hashed_emails(tmp_path):
+    alice = hashlib.sha256(b"alice@example.com").hexdigest()
+    zed = hashlib.sha256(b"zed@example.com").hexdigest()
+    visitors = source_from_csv(tmp_path, "vhash", f"h\n{alice.upper()}\n{zed}\n", [("h", "text", "visitor_key")])
+    buyers = source_from_csv(
+        tmp_path, "bplain", "e\n Alice@Example.com \nbob@example.com\n", [("e", "text", "buyer_key")]
+    )
+    conversion = buyers_kpis(buyers, visitors=visitors)["conversion_rate"]
+    assert conversion.detail["key_kind"] == "email+hashed_email"
+    assert conversion.detail["matched"] == 1
+    assert conversion.value == pytest.approx(1 / 2)
+    assert conversion.detail["match_rate"] == pytest.approx(1 / 2)
+
+
+def test_every_kpi_has_a_definition(buyers):
+    report = buyers_kpis(buyers)
+    assert all(k.definition for k in report.kpis)
+    assert report.to_dict()["kpis"][0]["definition"] == M.DEFINITIONS["revenue"]
+
+
+def test_dashboard_cache_key_includes_the_workspace(buyers):
+    cache = MemoryCache()
+    first = buyers_dashboard(buyers, workspace_id=1, cache=cache)
+    second = buyers_dashboard(buyers, workspace_id=2, cache=cache)
+    again = buyers_dashboard(buyers, workspace_id=1, cache=cache)
+    assert len(cache._data) == 2
+    assert again is first
+    assert second is not first
+    assert buyers_dashboard(buyers, workspace_id=1, cache=NullCache()) == first
+
+
+def test_source_for_version_reads_the_versions_parquet(tmp_path, settings):
+    from types import SimpleNamespace
+
+    from analytics.engine.adapter import source_for_version
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    key = "datasets/1/2/v1-abc/data.parquet"
+    (tmp_path / "datasets/1/2/v1-abc").mkdir(parents=True)
+    source_from_csv(
+        tmp_path / "datasets/1/2/v1-abc",
+        "data",
+        "customer,total\na,10\n",
+        [("customer", "text", "buyer_key"), ("total", "decimal", "revenue")],
+    )
+    version = SimpleNamespace(
+        pk=7,
+        parquet_key=key,
+        columns=[
+            {"name": "customer", "type": "text", "field": "buyer_key"},
+            {"name": "total", "type": "decimal", "field": "revenue", "null_rate": 0},
+        ],
+    )
+    source = source_for_version(version)
+    assert source.version_id == 7
+    assert buyers_kpis(source)["revenue"].value == pytest.approx(10.0)
+
+
+def test_unique_order_ids_take_the_row_per_order_path(tmp_path):
+    # The fixture without erin's second line: every order id is on one row.
+    source = source_from_csv(tmp_path, "unique", BUYERS_CSV.rsplit("erin", 1)[0].rstrip(",\n") + "\n", BUYERS_SCHEMA)
+    assert M.order_ids_unique(source, source.column("order")) is True
+    report = buyers_kpis(source)
+    assert report["revenue"].value == pytest.approx(590.0)
+    assert report["refunds"].value == pytest.approx(210.0)
+    assert report["orders"].value == 9
+    assert report["aov"].value == pytest.approx(590.0 / 8)
+    assert report["buyers"].value == 5
+    assert report["repeat_buyer_rate"].value == pytest.approx(0.6)

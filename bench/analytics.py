@@ -1,0 +1,299 @@
+"""Analytics engine benchmark: dashboards and top combos against DuckDB used directly.
+
+    .venv/bin/python bench/analytics.py                    # 1M and 10M rows
+    .venv/bin/python bench/analytics.py --rows 200000      # a quick run
+
+For each size it generates visitors and buyers files with the deterministic generator (cached in
+the work dir), converts them to typed Parquet with DuckDB (skipping the ingestion pipeline), and
+times, in the same process:
+
+- buyers and visitors dashboard KPIs through the engine: cold (no result cache) and cached
+  (an in-process cache hit; Django's Redis cache adds a network round trip);
+- the same KPIs written by hand as plain DuckDB SQL over the Parquet file (the "direct" time);
+- a filtered dashboard (state, channel and a date range), engine vs direct;
+- top combos over 8 attributes, sizes 2..5, vs one direct DuckDB GROUPING SETS pass that computes
+  the same 210 attribute sets over the rows.
+
+Targets (issue 5, 10M rows): dashboard cold <= 1.5 s and within 1.5x of direct; cached <= 50 ms;
+top combos faster than the GROUPING SETS pass. Times are the median of --repeat runs.
+"""
+
+# ruff: noqa: S608 - a benchmark: its "direct" SQL is fixed text over our own generated files
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import duckdb  # noqa: E402
+
+from analytics.engine import (  # noqa: E402
+    ComboSettings,
+    Filter,
+    FilterSet,
+    MemoryCache,
+    NullCache,
+    Source,
+    buyers_dashboard,
+    metrics,
+    top_combos,
+    visitors_dashboard,
+)
+from datasets.ingest.generator import generate_buyers, generate_visitors  # noqa: E402
+
+COMBO_ATTRS = (
+    "gender",
+    "age_range",
+    "household_income",
+    "net_worth",
+    "credit_rating",
+    "homeowner",
+    "marital_status",
+    "children",
+)
+GENDER_SQL = "CASE lower(gender) WHEN 'f' THEN 'Female' WHEN 'm' THEN 'Male' ELSE gender END"
+VISITORS_SQL = f"""
+    COPY (SELECT visitor_id, email, CAST(visit_date AS DATE) AS visit_date, channel, campaign, visitor_type,
+                 converted = 'Yes' AS converted, {GENDER_SQL} AS gender, age_range, household_income, net_worth,
+                 credit_rating, homeowner, marital_status, children, state, city, zip
+          FROM read_csv(?, all_varchar = true)) TO '{{out}}' (FORMAT parquet, COMPRESSION zstd)
+"""
+BUYERS_SQL = f"""
+    COPY (SELECT customer_id, order_id, CAST(order_date AS DATE) AS order_date, channel, campaign,
+                 CAST(replace(replace(order_total, '$', ''), ',', '') AS DECIMAL(18, 2)) AS order_total,
+                 CAST(refund_amount AS DECIMAL(18, 2)) AS refund_amount, {GENDER_SQL} AS gender, age_range,
+                 household_income, net_worth, credit_rating, homeowner, marital_status, children, state, city, zip
+          FROM read_csv(?, all_varchar = true)) TO '{{out}}' (FORMAT parquet, COMPRESSION zstd)
+"""
+VISITOR_TYPES = {"visit_date": ("date", "event_date"), "converted": ("boolean", "converted")}
+VISITOR_FIELDS = {
+    "visitor_id": "visitor_key",
+    "channel": "channel",
+    "campaign": "campaign",
+    "visitor_type": "new_returning",
+    "gender": "gender",
+    "age_range": "age_range",
+    "household_income": "income_range",
+    "net_worth": "net_worth",
+    "credit_rating": "credit_rating",
+    "homeowner": "homeowner",
+    "marital_status": "marital_status",
+    "children": "children",
+    "state": "state",
+    "city": "city",
+    "zip": "zip",
+}
+BUYER_TYPES = {
+    "order_date": ("date", "order_date"),
+    "order_total": ("money", "revenue"),
+    "refund_amount": ("money", "refund"),
+}
+BUYER_FIELDS = {**VISITOR_FIELDS, "customer_id": "buyer_key", "order_id": "order_id"}
+del BUYER_FIELDS["visitor_id"], BUYER_FIELDS["visitor_type"]
+
+
+def _prepare(workdir: Path, rows: int) -> tuple[Path, Path]:
+    out = []
+    for kind, generate, sql in (("visitors", generate_visitors, VISITORS_SQL), ("buyers", generate_buyers, BUYERS_SQL)):
+        csv_path = workdir / f"{kind}-{rows}.csv"
+        parquet = workdir / f"{kind}-{rows}.parquet"
+        if not parquet.exists():
+            if not csv_path.exists():
+                started = time.perf_counter()
+                generate(csv_path, rows, seed=5)
+                print(f"  generated {csv_path.name} in {time.perf_counter() - started:.1f} s", flush=True)
+            started = time.perf_counter()
+            tmp = parquet.with_suffix(".tmp")
+            # Bench-only DDL: the output path is ours (COPY ... TO takes no parameter).
+            duckdb.connect().execute(sql.format(out=tmp.as_posix()), [str(csv_path)])
+            tmp.rename(parquet)
+            print(f"  converted to {parquet.name} in {time.perf_counter() - started:.1f} s", flush=True)
+        out.append(parquet)
+    return out[0], out[1]
+
+
+def _source(path: Path, types: dict, fields: dict) -> Source:
+    names = duckdb.connect().execute("SELECT name FROM parquet_schema(?) WHERE name <> 'duckdb_schema'", [str(path)])
+    columns = []
+    for (name,) in names.fetchall():
+        col_type, field = types.get(name, ("text", fields.get(name)))
+        columns.append({"name": name, "type": col_type, "field": field})
+    return Source.from_schema(path, columns)
+
+
+def _time(fn, repeat: int) -> tuple[float, object]:
+    times, value = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), value
+
+
+# --- direct DuckDB: the same numbers, written by hand ---------------------------------------------
+def _direct_visitors(con, path: str, where: str = "TRUE", params: list | None = None) -> list:
+    params = params or []
+    src = f"(SELECT * FROM read_parquet('{path}') WHERE {where})"
+    return [
+        con.execute(
+            f"""SELECT count(*), count(DISTINCT visitor_id), count(*) FILTER (WHERE converted),
+                       (SELECT count(*) FROM (SELECT visitor_id FROM {src} GROUP BY 1 HAVING count(*) >= 2))
+                FROM {src}""",
+            params + params,
+        ).fetchall(),
+        con.execute(f"SELECT visitor_type, count(*) FROM {src} GROUP BY 1", params).fetchall(),
+        con.execute(f"SELECT gender, count(*) FROM {src} GROUP BY 1", params).fetchall(),
+    ]
+
+
+def _direct_buyers(con, path: str, where: str = "TRUE", params: list | None = None) -> list:
+    params = params or []
+    src = f"(SELECT * FROM read_parquet('{path}') WHERE {where})"
+    out = [
+        con.execute(
+            f"""WITH b AS {src},
+                o AS (SELECT order_id, sum(order_total) AS r FROM b GROUP BY 1),
+                c AS (SELECT customer_id, count(DISTINCT order_id) AS n FROM b GROUP BY 1)
+                SELECT (SELECT sum(order_total) FROM b), (SELECT sum(abs(refund_amount)) FROM b),
+                       (SELECT count(*) FROM b),
+                       (SELECT count(*) FROM o), (SELECT count(*) FROM o WHERE r > 0),
+                       (SELECT count(*) FROM c), (SELECT count(*) FROM c WHERE n >= 2)""",
+            params,
+        ).fetchall()
+    ]
+    last = con.execute(f"SELECT max(order_date) FROM read_parquet('{path}')").fetchone()[0]
+    out.append(
+        con.execute(
+            f"""WITH b AS {src},
+                f AS (SELECT customer_id, min(order_date) AS f0 FROM b GROUP BY 1
+                      HAVING min(order_date) <= ?::DATE - 90)
+                SELECT count(*), avg(v) FROM (
+                    SELECT f.customer_id, sum(order_total - abs(refund_amount))
+                           FILTER (WHERE order_date < f0 + 90) AS v
+                    FROM f JOIN b USING (customer_id) GROUP BY 1)""",
+            [*params, last],
+        ).fetchall()
+    )
+    for column in ("gender", "state", "household_income", "age_range"):
+        out.append(con.execute(f"SELECT {column}, count(*) FROM {src} GROUP BY 1", params).fetchall())
+    return out
+
+
+def _grouping_sets(con, path: str) -> int:
+    sets = [s for k in range(2, 6) for s in itertools.combinations(COMBO_ATTRS, k)]
+    grouping = ", ".join("(" + ", ".join(s) + ")" for s in sets)
+    cols = ", ".join(COMBO_ATTRS)
+    sql = f"""SELECT {cols}, count(*) AS v, count(*) FILTER (WHERE converted) AS p
+              FROM read_parquet('{path}') GROUP BY GROUPING SETS ({grouping})
+              HAVING p >= 10 AND p / v >= 0.04"""
+    return len(con.execute(sql).fetchall())
+
+
+def run(rows: int, workdir: Path, repeat: int) -> None:
+    print(f"\n== {rows:,} rows ==", flush=True)
+    visitors_path, buyers_path = _prepare(workdir, rows)
+    visitors = _source(visitors_path, VISITOR_TYPES, VISITOR_FIELDS)
+    buyers = _source(buyers_path, BUYER_TYPES, BUYER_FIELDS)
+    con = duckdb.connect()
+    con.execute("SET parquet_metadata_cache = true")
+    cold = NullCache()
+    warm = MemoryCache()
+    filters_v = FilterSet(
+        (
+            Filter("state", "in", ("CA", "TX", "NY", "FL")),
+            Filter("channel", "in", ("Email", "Paid Search")),
+            Filter("visit_date", "range", ("2024-03-01", "2024-09-30")),
+        )
+    )
+    filters_b = FilterSet(
+        (
+            Filter("state", "in", ("CA", "TX", "NY", "FL")),
+            Filter("channel", "in", ("Email", "Paid Search")),
+            Filter("order_date", "range", ("2024-03-01", "2024-09-30")),
+        )
+    )
+    direct_where = "state IN ('CA', 'TX', 'NY', 'FL') AND channel IN ('Email', 'Paid Search') AND {d} BETWEEN ? AND ?"
+    dates = ["2024-03-01", "2024-09-30"]
+    # Warm the OS page cache and DuckDB's Parquet footer cache once, for engine and direct alike.
+    visitors_dashboard(visitors, workspace_id=1, cache=cold)
+    _direct_visitors(con, visitors_path.as_posix())
+    buyers_dashboard(buyers, workspace_id=1, cache=cold)
+    _direct_buyers(con, buyers_path.as_posix())
+
+    lines = []
+
+    def report(label, engine_fn, direct_fn):
+        engine_s, _ = _time(engine_fn, repeat)
+        direct_s, _ = _time(direct_fn, repeat) if direct_fn else (None, None)
+        ratio = f"{engine_s / direct_s:5.2f}x" if direct_s else "   - "
+        direct = f"{direct_s * 1000:9.1f} ms" if direct_s else "          -"
+        line = f"  {label:<38} engine {engine_s * 1000:9.2f} ms   direct {direct}   ratio {ratio}"
+        print(line, flush=True)
+        lines.append(line)
+
+    vpath, bpath = visitors_path.as_posix(), buyers_path.as_posix()
+    order_id = buyers.column("order_id")
+
+    def first_load():
+        metrics._unique_order_ids.clear()
+        return metrics.order_ids_unique(buyers, order_id)
+
+    report("order ids unique? (once per version)", first_load, None)
+    report(
+        "visitors dashboard KPIs, cold",
+        lambda: visitors_dashboard(visitors, workspace_id=1, cache=cold),
+        lambda: _direct_visitors(con, vpath),
+    )
+    visitors_dashboard(visitors, workspace_id=1, cache=warm)
+    report("visitors dashboard KPIs, cached", lambda: visitors_dashboard(visitors, workspace_id=1, cache=warm), None)
+    report(
+        "buyers dashboard KPIs, cold",
+        lambda: buyers_dashboard(buyers, workspace_id=1, cache=cold),
+        lambda: _direct_buyers(con, bpath),
+    )
+    buyers_dashboard(buyers, workspace_id=1, cache=warm)
+    report("buyers dashboard KPIs, cached", lambda: buyers_dashboard(buyers, workspace_id=1, cache=warm), None)
+    report(
+        "visitors dashboard, filtered, cold",
+        lambda: visitors_dashboard(visitors, workspace_id=1, filters=filters_v, cache=cold),
+        lambda: _direct_visitors(con, vpath, direct_where.format(d="visit_date"), dates),
+    )
+    report(
+        "buyers dashboard, filtered, cold",
+        lambda: buyers_dashboard(buyers, workspace_id=1, filters=filters_b, cache=cold),
+        lambda: _direct_buyers(con, bpath, direct_where.format(d="order_date"), dates),
+    )
+    settings = ComboSettings(COMBO_ATTRS, min_size=2, max_size=5)
+    combos_s, result = _time(lambda: top_combos(visitors, settings, workspace_id=1, cache=cold), repeat)
+    gs_s, gs_rows = _time(lambda: _grouping_sets(con, vpath), 1)
+    assert len(result) == gs_rows, (len(result), gs_rows)
+    line = (
+        f"  top combos (8 attrs, sizes 2..5)       engine {combos_s * 1000:9.1f} ms   "
+        f"GROUPING SETS {gs_s * 1000:9.1f} ms   speed-up {gs_s / combos_s:5.1f}x   ({len(result):,} ranked combos)"
+    )
+    print(line, flush=True)
+    top_combos(visitors, settings, workspace_id=1, cache=warm)
+    report("top combos, cached", lambda: top_combos(visitors, settings, workspace_id=1, cache=warm), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--workdir", type=Path, default=REPO / "var" / "bench-analytics")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print(f"DuckDB {duckdb.__version__}; work dir {args.workdir}")
+    for rows in args.rows:
+        run(rows, args.workdir, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
