@@ -246,6 +246,19 @@ class MappingForm(IngestOptionsForm):
         }
 
 
+# How the file is read into columns: fixed for a re-map (the mapping names those columns).
+READ_FIELDS = ("encoding", "delimiter", "has_header")
+
+
+class RemapForm(MappingForm):
+    """The re-map page: the review form over the current version's columns, minus the read options."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in READ_FIELDS:
+            del self.fields[name]
+
+
 class DatasetRenameForm(forms.Form):
     name = forms.CharField(max_length=200, label="Name")
 

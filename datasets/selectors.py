@@ -32,6 +32,7 @@ from datasets.models import (
     Upload,
     UploadStatus,
 )
+from datasets.services import errors as service_errors
 from workspaces.models import Workspace
 
 PREVIEW_PER_PAGE_CHOICES = (25, 50, 100)
@@ -317,11 +318,32 @@ def upload_review_columns(*, upload: Upload) -> list[ReviewColumn]:
     """The sniffed columns of an upload, with the proposed (or previously confirmed) mapping.
 
     `upload.sniff` is the engine's SniffResult as a dict; a mapping already confirmed on this
-    upload (a re-map) wins over the proposal.
+    upload wins over the proposal.
     """
-    sniff = upload.sniff or {}
+    return review_columns(sniff=upload.sniff or {}, confirmed=upload.mapping or {})
+
+
+def dataset_remap_source(*, dataset: Dataset) -> tuple[DatasetVersion | None, Upload | None, str]:
+    """(current version, its original upload, "") when the dataset can be re-mapped, else (.., .., why not).
+
+    The same checks as services.dataset_remap makes, so the page can say why before the user chooses.
+    """
+    version = dataset.current_version
+    if version is None or version.workspace_id != dataset.workspace_id:
+        return None, None, service_errors.ERROR_REMAP_NO_VERSION
+    if (version.receipt or {}).get("append"):
+        return version, None, service_errors.ERROR_REMAP_APPENDED
+    upload = dataset_original_upload(version=version)
+    if upload is None:
+        return version, None, service_errors.ERROR_REMAP_NO_ORIGINAL
+    if not (upload.sniff or {}).get("columns"):
+        return version, None, service_errors.ERROR_REMAP_NO_COLUMNS
+    return version, upload, ""
+
+
+def review_columns(*, sniff: dict, confirmed: dict) -> list[ReviewColumn]:
+    """Sniffed columns with a proposal per column; `confirmed` ({column: {field, type}}) wins over it."""
     proposals = sniff.get("proposed_mapping") or {}
-    confirmed = upload.mapping or {}
     columns = []
     for index, column in enumerate(sniff.get("columns") or []):
         name = str(column.get("name", ""))

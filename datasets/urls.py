@@ -16,6 +16,7 @@ urlpatterns = [
     path("uploads/<int:upload_id>/finish/", views.upload_finish, name="upload_finish"),
     path("uploads/<int:upload_id>/progress.json", views.upload_progress, name="upload_progress"),
     path("uploads/<int:upload_id>/mapping/", views.upload_mapping, name="upload_mapping"),
+    path("uploads/<int:upload_id>/resniff/", views.upload_resniff, name="upload_resniff"),
     path("uploads/<int:upload_id>/retry/", views.upload_retry, name="upload_retry"),
     path("uploads/<int:upload_id>/cancel/", views.upload_cancel, name="upload_cancel"),
     path("<int:dataset_id>/", views.dataset_detail, name="detail"),
@@ -27,6 +28,7 @@ urlpatterns = [
     path("<int:dataset_id>/receipt.json", views.dataset_download_receipt, name="download_receipt"),
     path("<int:dataset_id>/rename/", views.dataset_rename, name="rename"),
     path("<int:dataset_id>/delete/", views.dataset_delete, name="delete"),
+    path("<int:dataset_id>/remap/", views.dataset_remap, name="remap"),
     path(
         "<int:dataset_id>/versions/<int:version_id>/restore/",
         views.dataset_version_restore,

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from audit.services import audit_record
 from datasets import selectors, services, storage
-from datasets.forms import DatasetRenameForm, MappingForm, UploadForm, UploadStartForm
+from datasets.forms import DatasetRenameForm, IngestOptionsForm, MappingForm, RemapForm, UploadForm, UploadStartForm
 from datasets.models import Dataset, DatasetVersion, Kind, Upload, UploadMode, UploadStatus
 from workspaces.decorators import workspace_view
 from workspaces.models import Membership, Role
@@ -39,6 +39,11 @@ MESSAGE_MAPPING_CONFIRMED = "Thanks. “{name}” is loading with your column ch
 MESSAGE_MAPPING_NOT_NEEDED = "This upload is not waiting for a column review."
 MESSAGE_RETRIED = "“{name}” is queued again."
 MESSAGE_CANCELLED = "The upload of “{name}” was cancelled."
+MESSAGE_RESNIFFED = "“{name}” is being read again with your settings; its columns will be shown for review."
+MESSAGE_REMAPPED = (
+    "“{name}” is being loaded again with your column choices. The new version becomes current when it is ready."
+)
+ERROR_READ_OPTIONS = "Those reading settings are not valid."
 MESSAGE_RENAMED = "The dataset is now called “{name}”."
 MESSAGE_DELETED = "The dataset “{name}” and all its versions were deleted."
 MESSAGE_VERSION_RESTORED = "Version {number} is now the current version."
@@ -412,6 +417,26 @@ def upload_mapping(request: HttpRequest, membership: Membership, upload_id: int)
 
 @workspace_view(min_role=Role.ANALYST)
 @require_POST
+def upload_resniff(request: HttpRequest, membership: Membership, upload_id: int) -> HttpResponse:
+    """The review page's "read it again" button: detect again with the chosen encoding / delimiter / header."""
+    workspace = membership.workspace
+    upload = selectors.upload_get(workspace=workspace, upload_id=upload_id)
+    form = IngestOptionsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, ERROR_READ_OPTIONS)
+        return redirect("datasets:upload_mapping", workspace_slug=workspace.slug, upload_id=upload.pk)
+    try:
+        services.upload_resniff(upload=upload, user=request.user, options=form.ingest_options())
+    except ValidationError as error:
+        messages.error(request, _error_message(error))
+    else:
+        messages.success(request, MESSAGE_RESNIFFED.format(name=upload.original_name))
+    # The upload page follows the worker and reloads when the columns are ready for review.
+    return redirect("datasets:upload_detail", workspace_slug=workspace.slug, upload_id=upload.pk)
+
+
+@workspace_view(min_role=Role.ANALYST)
+@require_POST
 def upload_retry(request: HttpRequest, membership: Membership, upload_id: int) -> HttpResponse:
     upload = selectors.upload_get(workspace=membership.workspace, upload_id=upload_id)
     try:
@@ -599,6 +624,48 @@ def dataset_delete(request: HttpRequest, membership: Membership, dataset_id: int
     versions = selectors.dataset_version_list(dataset=dataset)
     context = _dataset_context(membership, dataset, "delete", version_count=versions.count())
     return render(request, "datasets/delete.html", context)
+
+
+@workspace_view(min_role=Role.ANALYST)
+@require_http_methods(GET_POST)
+def dataset_remap(request: HttpRequest, membership: Membership, dataset_id: int) -> HttpResponse:
+    """Re-map the current version's columns: the original file is loaded again into a new version."""
+    dataset = selectors.dataset_get(workspace=membership.workspace, dataset_id=dataset_id)
+    _require_manage(membership, dataset)
+    version, source, blocked = selectors.dataset_remap_source(dataset=dataset)
+    form = None
+    if source is not None:
+        columns = selectors.review_columns(sniff=source.sniff or {}, confirmed=version.mapping or {})
+        initial = {"kind": dataset.kind, **MappingForm.initial_from(source.options)}
+        form = RemapForm(request.POST or None, columns=columns, initial=initial)
+    if request.method == "POST" and form is not None and form.is_valid():
+        try:
+            remap = services.dataset_remap(
+                dataset=dataset,
+                user=request.user,
+                mapping=form.mapping(),
+                kind=form.cleaned_data["kind"],
+                options=form.ingest_options(),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, MESSAGE_REMAPPED.format(name=dataset.name))
+            return redirect("datasets:upload_detail", workspace_slug=membership.workspace.slug, upload_id=remap.pk)
+    context = _dataset_context(
+        membership,
+        dataset,
+        "remap",
+        form=form,
+        blocked=blocked,
+        source=source,
+        kind_fields={
+            kind: [[name, selectors.field_label(name)] for name in names]
+            for kind, names in selectors.kind_field_choices_all().items()
+        },
+    )
+    status = 400 if (form is not None and form.errors) or (request.method == "POST" and form is None) else 200
+    return render(request, "datasets/remap.html", context, status=status)
 
 
 @workspace_view(min_role=Role.ANALYST)

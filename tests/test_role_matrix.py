@@ -26,7 +26,9 @@ from accounts.models import User
 from accounts.tests.factories import UserFactory
 from datasets.tests.page_helpers import (
     VISITORS_CSV,
+    dataset_remappable,
     dataset_row,
+    remap_form_data,
     upload_complete,
     upload_failed,
     upload_needs_mapping,
@@ -82,6 +84,14 @@ ROUTES: dict[str, Callable[[Scene], tuple[dict, dict]]] = {
     ),
     "datasets:upload_retry": lambda s: ({"upload_id": upload_failed(workspace=s.workspace).pk}, {}),
     "datasets:upload_cancel": lambda s: ({"upload_id": upload_row(workspace=s.workspace).pk}, {}),
+    "datasets:upload_resniff": lambda s: (
+        {"upload_id": upload_needs_mapping(workspace=s.workspace, user=s.users["analyst"]).pk},
+        {"delimiter": "semicolon"},
+    ),
+    "datasets:remap": lambda s: (
+        {"dataset_id": dataset_remappable(workspace=s.workspace, user=s.users["analyst"]).pk},
+        remap_form_data(),
+    ),
     "datasets:rename": lambda s: ({"dataset_id": _analysts_dataset(s).pk}, {"name": "Renamed"}),
     "datasets:delete": lambda s: ({"dataset_id": _analysts_dataset(s).pk}, {}),
     "datasets:version_restore": lambda s: _analysts_old_version(s),  # noqa: PLW0108 (defined below)
@@ -115,6 +125,8 @@ MATRIX = [
     ("datasets:upload_mapping",        403,   302,    302,  404),
     ("datasets:upload_retry",          403,   302,    302,  404),
     ("datasets:upload_cancel",         403,   302,    302,  404),
+    ("datasets:upload_resniff",        403,   302,    302,  404),
+    ("datasets:remap",                 403,   302,    302,  404),
     ("datasets:rename",                403,   302,    302,  404),
     ("datasets:delete",                403,   302,    302,  404),
     ("datasets:version_restore",       403,   302,    302,  404),
@@ -157,6 +169,9 @@ READ_ONLY_ROUTES = {
     "datasets:download_receipt",
     "datasets:upload_detail",
     "datasets:upload_progress",
+    # analytics: GET-only dashboards (an empty workspace shows the "upload a file" state).
+    "analytics:buyers",
+    "analytics:visitors",
 }
 
 

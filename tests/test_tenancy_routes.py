@@ -99,6 +99,7 @@ FACTORIES_BY_ROUTE: dict[str, Callable[[Workspace], dict]] = {
     "datasets:upload_cancel": _upload,
     "datasets:upload_mapping": lambda b: {"workspace_slug": b.slug, "upload_id": upload_needs_mapping(workspace=b).pk},
     "datasets:upload_retry": lambda b: {"workspace_slug": b.slug, "upload_id": upload_failed(workspace=b).pk},
+    "datasets:upload_resniff": lambda b: {"workspace_slug": b.slug, "upload_id": upload_needs_mapping(workspace=b).pk},
     "datasets:detail": _dataset,
     "datasets:schema": _dataset,
     "datasets:receipt": _dataset,
@@ -108,6 +109,7 @@ FACTORIES_BY_ROUTE: dict[str, Callable[[Workspace], dict]] = {
     "datasets:download_receipt": _dataset,
     "datasets:rename": _dataset,
     "datasets:delete": _dataset,
+    "datasets:remap": _dataset,
     "datasets:version_restore": _dataset_version,
     "datasets:version_delete": _dataset_version,
     "owner_admin:view_on_site": lambda b: {

@@ -9,6 +9,7 @@ from datasets.services.datasets import (
 from datasets.services.enqueue import upload_enqueue_on_commit, upload_enqueue_safe
 from datasets.services.errors import ChunkOffsetMismatch, LeaseLost
 from datasets.services.pipeline import upload_claim, upload_process
+from datasets.services.remap import dataset_remap, upload_resniff
 from datasets.services.uploads import (
     FinishResult,
     upload_append_chunk,
@@ -25,6 +26,7 @@ __all__ = [
     "FinishResult",
     "LeaseLost",
     "dataset_delete",
+    "dataset_remap",
     "dataset_rename",
     "dataset_version_delete",
     "dataset_version_restore",
@@ -37,6 +39,7 @@ __all__ = [
     "upload_finish",
     "upload_from_path",
     "upload_process",
+    "upload_resniff",
     "upload_retry",
     "upload_start",
 ]

@@ -24,7 +24,13 @@ ENGINE_OPTION_KEYS = (
     "date_order",
     "keep_duplicates",
 )
+# The keys among those that decide how the file is read into columns (a change means: detect again).
+READ_OPTION_KEYS = ("encoding", "delimiter", "quotechar", "escapechar", "has_header", "header_row", "sheet")
 IGNORE_FIELD = "__ignore__"
+# upload.options keys of ours: a re-map load names the upload it re-reads; a re-sniff asks the
+# pipeline to stop at the review page whatever its confidence (the user asked to see the columns).
+REMAP_OF = "remap_of"
+REVIEW_REQUESTED = "review_requested"
 MAX_DISPLAY_NAME = 255
 FALLBACK_NAME = "upload"
 # Bidi overrides (U+202E) and other format characters can make a name read backwards: drop them.

@@ -22,6 +22,15 @@ ERROR_NAME_REQUIRED = "A dataset needs a name."
 ERROR_VERSION_OTHER_DATASET = "That version belongs to another dataset."
 ERROR_VERSION_IS_CURRENT = "The current version cannot be deleted; restore another version first."
 ERROR_APPEND_SCHEMA = "The new rows do not fit the current version's columns ({detail})."
+ERROR_NOT_RESNIFFABLE = "Only an upload waiting for a column review can be read again."
+ERROR_REMAP_NO_VERSION = "This dataset has no loaded version to re-map."
+ERROR_REMAP_NO_ORIGINAL = "The original file of the current version is no longer stored; upload it again instead."
+ERROR_REMAP_NO_COLUMNS = "The columns of the current version's file are not known; upload it again instead."
+ERROR_REMAP_CHANGED = "The dataset changed while you were choosing (a new version, or it was deleted). Open it again."
+ERROR_REMAP_APPENDED = (
+    "The current version was made by appending rows to an earlier one; re-mapping its file alone would drop "
+    "those rows. Upload the combined file instead."
+)
 
 # Stored on the upload (error_code) when the failure is ours rather than the file's.
 CODE_DUPLICATE = "duplicate"

@@ -57,6 +57,8 @@ from datasets.models import (
 from datasets.services import errors
 from datasets.services.common import (
     IGNORE_FIELD,
+    REMAP_OF,
+    REVIEW_REQUESTED,
     dataset_name_from_file,
     ingest_options,
     json_safe,
@@ -229,7 +231,8 @@ def _sniff_stage(upload: Upload, heartbeat: Heartbeat) -> bool:
     # No data rows in the sample: nothing to review; the load gives the real verdict (often NO_DATA).
     confident = confident or result.sample_rows == 0
     now = timezone.now()
-    if confident or (upload.options or {}).get("accept_mapping"):
+    go_on = confident or (upload.options or {}).get("accept_mapping")
+    if go_on and not (upload.options or {}).get(REVIEW_REQUESTED):
         moved = _ours(upload, UploadStatus.SNIFFING).update(
             status=UploadStatus.LOADING,
             step="loading",
@@ -470,6 +473,10 @@ def _publish_once(
                 raise errors.LeaseLost(f"upload {upload.pk}: lease lost before publishing")
             if upload.mode == UploadMode.APPEND and dataset.current_version_id != (base.pk if base else None):
                 raise _Rebuild
+            if (upload.options or {}).get(REMAP_OF) and kind in Kind.values and dataset.kind != kind:
+                # A re-map may change the kind of data (the user chose it); a plain replace keeps it.
+                dataset.kind = kind
+                dataset.save(update_fields=["kind", "updated_at"])
             number = (dataset.versions.aggregate(top=Max("number"))["top"] or 0) + 1
             prefix = storage.version_prefix_new(workspace_id=upload.workspace_id, dataset_id=dataset.pk, number=number)
             # Files first, under a fresh prefix nobody references yet; the row makes them visible.

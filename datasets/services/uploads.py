@@ -16,7 +16,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -36,7 +36,7 @@ from datasets.models import (
     UploadStatus,
 )
 from datasets.services import errors
-from datasets.services.common import IGNORE_FIELD, display_name_clean, json_safe
+from datasets.services.common import IGNORE_FIELD, REMAP_OF, display_name_clean, json_safe
 from datasets.services.enqueue import upload_enqueue_on_commit
 from workspaces.models import Workspace
 
@@ -383,8 +383,11 @@ def upload_retry(*, upload: Upload, user) -> Upload:
         reset.update(sniff={}, mapping={})  # detect again: the failure may have been in detection
     try:
         with transaction.atomic():
+            # Only an upload that still has its bytes: a hashed one, or a re-map (which has no hash of
+            # its own, see datasets.services.remap) whose bytes were not deleted with its dataset.
+            has_bytes = Q(sha256__isnull=False) | (Q(options__has_key=REMAP_OF) & ~Q(storage_key=""))
             updated = Upload.objects.filter(
-                pk=upload.pk, workspace_id=upload.workspace_id, status=UploadStatus.FAILED, sha256__isnull=False
+                has_bytes, pk=upload.pk, workspace_id=upload.workspace_id, status=UploadStatus.FAILED
             ).update(**reset)
             if not updated:
                 raise ValidationError(errors.ERROR_NOT_RETRYABLE)
@@ -398,11 +401,15 @@ def upload_retry(*, upload: Upload, user) -> Upload:
 
 
 def upload_cancel(*, upload: Upload, user) -> Upload:
-    """Any active status -> CANCELLED; a worker holding it loses its lease (claim_version moves on)."""
+    """Any active status, or FAILED -> CANCELLED, and the stored bytes are deleted.
+
+    A worker holding it loses its lease (claim_version moves on). Cancelling a FAILED upload is
+    how the user gives up on it (instead of retrying): its original file stops using the quota.
+    """
     now = timezone.now()
     with transaction.atomic():
         updated = Upload.objects.filter(
-            pk=upload.pk, workspace_id=upload.workspace_id, status__in=ACTIVE_STATUSES
+            pk=upload.pk, workspace_id=upload.workspace_id, status__in=(*ACTIVE_STATUSES, UploadStatus.FAILED)
         ).update(
             status=UploadStatus.CANCELLED,
             error_code=errors.CODE_CANCELLED,

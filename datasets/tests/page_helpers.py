@@ -149,3 +149,40 @@ def upload_complete(*, workspace, user=None, data: bytes = VISITORS_CSV) -> Uplo
     upload = upload_row(workspace=workspace, user=user, size_bytes=len(data), received_bytes=len(data))
     default_storage.save(upload.storage_key, ContentFile(data))
     return upload
+
+
+# The columns of PEOPLE_CSV (what dataset_row stores as each version's original file).
+PEOPLE_COLUMNS = ("name", "amount", "signup")
+
+
+def dataset_remappable(*, workspace, user=None, name: str = "Dataset"):
+    """A `dataset_row` whose current version can be re-mapped: its original upload has sniffed columns.
+
+    Rows only plus PEOPLE_CSV as the stored original (no pipeline run): enough for the pages and the
+    access checks; the service tests use the real pipeline.
+    """
+    dataset = dataset_row(workspace=workspace, user=user, name=name)
+    sniff = {
+        "kind": "custom",
+        "encoding": "utf-8",
+        "delimiter": ",",
+        "columns": [
+            {"name": c, "type": "text", "description": "text", "null_rate": 0.0, "samples": ["x"], "field": None}
+            for c in PEOPLE_COLUMNS
+        ],
+    }
+    Upload.objects.filter(pk=dataset.current_version.upload_id).update(sniff=sniff, size_bytes=len(PEOPLE_CSV))
+    mapping = {c: {"field": "", "type": "text"} for c in PEOPLE_COLUMNS}
+    DatasetVersion.objects.filter(pk=dataset.current_version_id).update(mapping=mapping)
+    dataset.refresh_from_db()
+    return dataset
+
+
+def remap_form_data(*, kind: str = "custom", fields: dict | None = None, types: dict | None = None) -> dict:
+    """POST data of the re-map page for PEOPLE_COLUMNS: every column a custom text attribute unless given."""
+    fields, types = fields or {}, types or {}
+    data = {"kind": kind}
+    for index, column in enumerate(PEOPLE_COLUMNS):
+        data[f"col_{index}_field"] = fields.get(column, "")
+        data[f"col_{index}_type"] = types.get(column, "text")
+    return data
