@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("w/<slug:workspace_slug>/datasets/", include("datasets.urls")),
+    path("w/<slug:workspace_slug>/analytics/", include("analytics.urls")),
     path("w/", include("workspaces.urls")),
     path("invitations/", include("workspaces.invitation_urls")),
     path("owner/", owner_admin_site.urls),

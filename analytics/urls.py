@@ -1,0 +1,11 @@
+"""Mounted at /w/<slug:workspace_slug>/analytics/ (config/urls.py)."""
+
+from django.urls import path
+
+from analytics import views
+
+app_name = "analytics"
+urlpatterns = [
+    path("buyers/", views.buyers_dashboard_page, name="buyers"),
+    path("visitors/", views.visitors_dashboard_page, name="visitors"),
+]
