@@ -16,6 +16,4 @@ class OpsConfig(AppConfig):
 
         # post_migrate is only sent for apps with models; ride on the sites app's, after its own
         # handler has created the default row (it connected first: sites comes earlier in INSTALLED_APPS).
-        post_migrate.connect(
-            site_sync_after_migrate, sender=apps.get_app_config("sites"), dispatch_uid="ops.site_sync"
-        )
+        post_migrate.connect(site_sync_after_migrate, sender=apps.get_app_config("sites"), dispatch_uid="ops.site_sync")
