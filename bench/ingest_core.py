@@ -1,6 +1,7 @@
 """Benchmark of the ingestion engine alone (no Django, no Celery).
 
     .venv/bin/python bench/ingest_core.py [--rows 1000000] [--kind visitors|buyers] [--dir var/bench]
+        [--two-pass] [--reuse]
 
 Generates a file with the deterministic generator, ingests it in a child process (so its peak
 RSS is its own), then runs DuckDB's own CSV -> Parquet copy on the same file as the baseline, in
@@ -19,14 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from datasets.ingest import ingest_file
+from datasets.ingest import IngestOptions, ingest_file
 from datasets.ingest.generator import generate_buyers, generate_visitors
 
 
-def _ingest(path: str, out_dir: str, queue) -> None:
+def _ingest(path: str, out_dir: str, single_pass: bool, queue) -> None:
     started = time.perf_counter()
-    result = ingest_file(path, out_dir=out_dir)
-    queue.put((time.perf_counter() - started, (result.receipt.rows_loaded, result.reader)))
+    result = ingest_file(path, out_dir=out_dir, options=IngestOptions(single_pass=single_pass))
+    how = result.reader + (", single pass" if result.single_pass else f", two passes ({result.single_pass_abandoned})")
+    queue.put((time.perf_counter() - started, (result.receipt.rows_loaded, how)))
 
 
 def _baseline(path: str, out_file: str, queue) -> None:
@@ -55,17 +57,20 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--kind", choices=["visitors", "buyers"], default="visitors")
     parser.add_argument("--dir", default="var/bench")
+    parser.add_argument("--two-pass", action="store_true", help="measure the two-pass load (no single pass)")
+    parser.add_argument("--reuse", action="store_true", help="keep an already generated file (same rows, seed 42)")
     args = parser.parse_args()
     work = Path(args.dir)
     work.mkdir(parents=True, exist_ok=True)
     source = work / f"{args.kind}_{args.rows}.csv"
     started = time.perf_counter()
-    (generate_visitors if args.kind == "visitors" else generate_buyers)(source, args.rows, seed=42)
+    if not (args.reuse and source.exists()):
+        (generate_visitors if args.kind == "visitors" else generate_buyers)(source, args.rows, seed=42)
     size_mb = source.stat().st_size / 1e6
     print(f"generated {args.rows:,} {args.kind} rows, {size_mb:,.1f} MB in {time.perf_counter() - started:.1f}s")
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
-    ours, (rows, reader), ours_rss = _run_child(_ingest, str(source), str(out))
+    ours, (rows, reader), ours_rss = _run_child(_ingest, str(source), str(out), not args.two_pass)
     base, _, base_rss = _run_child(_baseline, str(source), str(work / "baseline.parquet"))
     print(
         f"ingest_file : {ours:6.2f}s  {rows / ours:>10,.0f} rows/s  {size_mb / ours:6.1f} MB/s  peak RSS {ours_rss} MiB"

@@ -178,10 +178,10 @@ class _CountingFile(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        buffer[: len(data)] = data
-        self.count += len(data)
-        return len(data)
+        # Straight into the caller's buffer: no intermediate bytes object and copy.
+        n = self._raw.readinto(buffer)
+        self.count += n
+        return n
 
     def close(self) -> None:
         self._raw.close()

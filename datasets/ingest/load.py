@@ -44,6 +44,12 @@ DATA_FILE = "data.parquet"
 REJECTED_FILE = "rejected_rows.csv"
 RECEIPT_FILE = "receipt.json"
 STAGING_FILE = "staging.arrow"
+# Rows with invalid values the single pass holds back (to reject them in the two-pass order);
+# beyond that the file is messy enough for the two-pass load.
+SINGLE_PASS_MAX_INVALID = 10_000
+# The single pass keeps every row's hash in memory (8 bytes a row) to prove there are no
+# duplicates: past this many rows (320 MB of hashes) the two-pass load, which spills, is used.
+SINGLE_PASS_MAX_ROWS = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,107 @@ class IngestResult:
     # the same either way, this only says how long it took and why.
     reader: str = ""
     fallback_reason: str | None = None
+    # True when the single pass stood (types from the first chunk proved right for the whole
+    # file, no repeated rows); else why the two-pass load ran after it (None: not attempted).
+    single_pass: bool = False
+    single_pass_abandoned: str | None = None
+
+
+class _Speculation(Exception):
+    """The single pass cannot prove that it gives the two-pass result."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    types: dict[str, T.ColumnType]
+    proposal: MappingProposal
+    fields: dict[str, str | None]
+
+    def __iter__(self):
+        return iter((self.types, self.proposal, self.fields))
+
+
+class _ParquetOut:
+    """The typed Parquet file, opened on the first table written. Dictionary encoding is off for
+    text columns whose first table is mostly distinct values (ids, e-mails): Arrow would build a
+    dictionary in every row group only to drop it. Both loads write the same first table, so
+    they write the same bytes."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            dictionary = [
+                f.name
+                for f, column in zip(table.schema, table.columns, strict=True)
+                if not (
+                    pa.types.is_string(f.type)
+                    and len(column) >= 1000
+                    and (pc.count_distinct(column).as_py() or 0) * 2 > len(column)
+                )
+            ]
+            self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd", use_dictionary=dictionary)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+        self.writer.close()
+
+
+class _TypedWriter:
+    """The single pass's output: typed batches written in order on their own thread; rows with
+    invalid values held back, so they are rejected after the wrong-field-count rows (as in the
+    two-pass load, where they only show up in pass 2)."""
+
+    def __init__(self, loader: _Loader, plan: _Plan, path: Path) -> None:
+        self.loader = loader
+        self.plan = plan
+        self.schema, self.derive_age = loader._output(plan.types, plan.fields)
+        self.writer = _ParquetOut(path, self.schema)
+        self.thread = ThreadPoolExecutor(max_workers=1)
+        self.job = None
+        self.nulls: Counter = Counter()
+        self.loaded = 0
+        self.nonfinite = 0
+        self.deferred: list[tuple] = []
+
+    def _defer(self, line: int, code: str, message: str, fields: list[str] | None) -> None:
+        if len(self.deferred) >= SINGLE_PASS_MAX_INVALID:
+            raise _Speculation("too many invalid values")
+        self.deferred.append((line, code, message, fields))
+
+    def add(self, batch: pa.RecordBatch, converted: list[T.Converted]) -> None:
+        self.nonfinite += sum(c.nonfinite for c in converted)
+        table = self.loader._typed_table(
+            batch,
+            converted,
+            types=self.plan.types,
+            fields=self.plan.fields,
+            schema=self.schema,
+            derive_age=self.derive_age,
+            nulls=self.nulls,
+            add=self._defer,
+        )
+        self.loaded += table.num_rows
+        if self.loaded + len(self.deferred) > SINGLE_PASS_MAX_ROWS:
+            raise _Speculation("too many rows to hold their hashes")
+        self.flush()
+        self.job = self.thread.submit(self.writer.write, table)
+
+    def flush(self) -> None:
+        if self.job is not None:
+            job, self.job = self.job, None
+            job.result()
+
+    def close(self) -> None:
+        if self.job is not None:
+            wait([self.job])
+        self.thread.shutdown(wait=True)
+        self.writer.close()
 
 
 class _Rejects:
@@ -103,6 +210,49 @@ class _Rejects:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def _row_hasher(
+    con: duckdb.DuckDBPyConnection, width: int, columns: list[int] | None = None
+) -> Callable[[pa.RecordBatch], pa.Array]:
+    """A function giving each row's hash over its raw fields c0..cN, or only over ``columns``
+    (thread-safe: one cursor per call)."""
+    columns = list(range(width)) if columns is None else columns
+    row_hash = "hash({}) AS {}".format(", ".join(f'"c{i}"' for i in columns), HASH)
+
+    def hashed(batch: pa.RecordBatch) -> pa.Array:
+        cursor = con.cursor()
+        try:
+            table = pa.Table.from_arrays([batch.column(i) for i in columns], names=[f"c{i}" for i in columns])
+            hashes = cursor.from_arrow(table).project(row_hash).to_arrow_table()
+        finally:
+            cursor.close()
+        return hashes.column(0).combine_chunks()
+
+    return hashed
+
+
+def _key_columns(batch: pa.RecordBatch, width: int) -> list[int] | None:
+    """Columns without a repeated value in the first chunk (ids, e-mails): if no two rows of the
+    file agree on all of them, no two rows are equal, so only they need hashing. None (hash
+    every column) when there is none or the chunk is too small to tell."""
+    if batch.num_rows < 1000:
+        return None
+    keys = [i for i in range(width) if pc.count_distinct(batch.column(i)).as_py() == batch.num_rows]
+    return keys or None
+
+
+def _repeats(hashes: list[pa.Array]) -> bool:
+    """Whether any row hash occurs twice (then the rows may be duplicates). Empties ``hashes``
+    on the way, so the memory peak is one copy of them (8 bytes a row), sorted in place."""
+    values = np.empty(sum(len(h) for h in hashes), np.uint64)
+    at = 0
+    while hashes:
+        chunk = hashes.pop(0).to_numpy(zero_copy_only=False)
+        values[at : at + len(chunk)] = chunk
+        at += len(chunk)
+    values.sort()
+    return bool(np.any(values[1:] == values[:-1]))
 
 
 def _one_batch(pieces: list[pa.Table]) -> pa.RecordBatch:
@@ -169,6 +319,9 @@ class _Loader:
         self.header_line: int | None = prepared.header_line
         self.pass1 = ""  # "fast" | "python": which reader staged the records
         self.fallback_reason: str | None = None
+        self.single_pass = False
+        self.single_pass_abandoned: str | None = None
+        self._proposals: dict[tuple[ColumnFacts, ...], MappingProposal] = {}
         self.pool: ThreadPoolExecutor | None = None
 
     def _report(self, stage: str, bytes_done: int, rows: int) -> None:
@@ -178,10 +331,10 @@ class _Loader:
             )
 
     # --- pass 1 -------------------------------------------------------------------------------
-    def _stage(self, staging: Path) -> None:
+    def _stage(self, staging: Path, reason: str | None = None) -> None:
         """Stage the records: the native fast path when it can prove the Python path's result,
         else (or when it finds out half-way that it cannot) the Python csv path from scratch."""
-        reason = fastcsv.ineligible(self.prepared)
+        reason = reason or fastcsv.ineligible(self.prepared)
         if reason is None:
             try:
                 self._stage_with(staging, self._fast_batches)
@@ -219,16 +372,11 @@ class _Loader:
         writer = pa.ipc.new_file(sink, staged_schema, options=pa.ipc.IpcWriteOptions(compression=compression))
         pool = self._threads()
         con = duckdb.connect(config={"memory_limit": self.options.duckdb_memory_limit, "threads": 1})
-        row_hash = "hash({}) AS {}".format(", ".join(f'"c{i}"' for i in range(self.width)), HASH)
+        row_hash = _row_hasher(con, self.width)
 
         def hashed(batch: pa.RecordBatch) -> pa.RecordBatch:
             # Each row's hash is taken now, so finding duplicates later reads one column.
-            cursor = con.cursor()
-            try:
-                hashes = cursor.from_arrow(pa.Table.from_batches([batch])).project(row_hash).to_arrow_table()
-            finally:
-                cursor.close()
-            return batch.append_column(HASH, hashes.column(0).combine_chunks())
+            return batch.append_column(HASH, row_hash(batch))
 
         pending: list = []
         try:
@@ -397,6 +545,23 @@ class _Loader:
             types[tracker.name] = decided
         return types
 
+    def _plan(self, mapping: dict[str, str | None] | None) -> _Plan:
+        """Types, mapping proposal and fields, as the trackers have seen the data so far."""
+        types = self._decide_types()
+        facts = tuple(self._facts(types))
+        # The single pass asks after every chunk; the facts rarely change, the answer never
+        # does while they stay (propose_mapping depends on them and the kind only).
+        proposal = self._proposals.get(facts)
+        if proposal is None:
+            proposal = self._proposals[facts] = propose_mapping(list(facts), kind=self.options.kind)
+        fields = mapping if mapping is not None else proposal.as_dict()
+        for name, field_name in fields.items():
+            ct = types.get(name)
+            facts_01 = next((t.only01 and t.matches_all(T.BOOLEAN) for t in self.trackers if t.name == name), False)
+            if field_name in BOOLEAN_FIELDS and ct is not None and ct.type == T.INTEGER and facts_01:
+                types[name] = T.ColumnType(T.BOOLEAN, description="1/0")
+        return _Plan(types, proposal, fields)
+
     def _facts(self, types: dict[str, T.ColumnType]) -> list[ColumnFacts]:
         return [
             ColumnFacts(
@@ -411,13 +576,7 @@ class _Loader:
 
     # --- pass 2 -------------------------------------------------------------------------------
     def _write(self, staging: Path, types: dict[str, T.ColumnType], fields: dict[str, str | None], drop: pa.Array):
-        names = self.names
-        derive_age = [
-            n for n in names if fields.get(n) == "age_range" and types[n].type == T.INTEGER and "age_range" not in names
-        ][:1]
-        out_fields = [pa.field(n, T.arrow_type(types[n])) for n in names]
-        out_fields += [pa.field("age_range", pa.string()) for _ in derive_age]
-        schema = pa.schema(out_fields)
+        schema, derive_age = self._output(types, fields)
         nulls = Counter()
         loaded = 0
         nonfinite = 0
@@ -433,48 +592,71 @@ class _Loader:
                 here = drop_lines[np.searchsorted(drop_lines, lo) : np.searchsorted(drop_lines, hi, side="right")]
                 if len(here):
                     batch = staged.filter(pc.invert(pc.is_in(lines, value_set=pa.array(here))))
-            out = []
-            for i, n in enumerate(names):
-                converted = T.convert_distinct(batch.column(i), types[n], self.markers) if few_distinct[i] else None
-                if converted is None:
-                    few_distinct[i] = False
-                    converted = T.convert(batch.column(i), types[n], self.markers)
-                out.append(converted)
-            return batch, out
+            return batch, [self._convert_column(batch, i, types, few_distinct) for i in range(self.width)]
 
         pool = self._threads()
         with pa.OSFile(str(staging), "rb") as staged_file:
             source = pa.ipc.open_file(staged_file)
             # Batches are converted on the pool, two ahead, and written here in file order.
             ahead = [pool.submit(convert, source.get_batch(i)) for i in range(min(2, source.num_record_batches))]
-            with pq.ParquetWriter(self.out / DATA_FILE, schema, compression="zstd") as writer:
+            writer = _ParquetOut(self.out / DATA_FILE, schema)
+            try:
                 for index in range(source.num_record_batches):
                     batch, converted = ahead.pop(0).result()
                     if index + 2 < source.num_record_batches:
                         ahead.append(pool.submit(convert, source.get_batch(index + 2)))
                     nonfinite += sum(c.nonfinite for c in converted)
-                    bad = None
-                    for c in converted:
-                        if c.invalid is not None and pc.any(c.invalid).as_py():
-                            bad = c.invalid if bad is None else pc.or_(bad, c.invalid)
-                    arrays = [c.values for c in converted]
-                    if bad is not None:
-                        self._reject_invalid(batch, converted, bad, types)
-                        keep = pc.invert(bad)
-                        arrays = [pc.filter(a, keep) for a in arrays]
-                    for i, n in enumerate(names):
-                        if fields.get(n) == "gender" and types[n].type == T.TEXT:
-                            arrays[i] = normalize_gender(arrays[i])
-                    arrays += [age_bucket(arrays[names.index(n)]) for n in derive_age]
-                    for n, array in zip(schema.names, arrays, strict=True):
-                        nulls[n] += array.null_count
-                    table = pa.Table.from_arrays(arrays, schema=schema)
+                    table = self._typed_table(
+                        batch, converted, types=types, fields=fields, schema=schema, derive_age=derive_age, nulls=nulls
+                    )
                     loaded += table.num_rows
-                    writer.write_table(table)
+                    writer.write(table)
                     self._report("writing", self.receipt.bytes_read, loaded)
+            finally:
+                writer.close()
         return loaded, nulls, nonfinite, derive_age
 
-    def _reject_invalid(self, batch, converted, bad, types) -> None:
+    def _output(self, types: dict[str, T.ColumnType], fields: dict[str, str | None]) -> tuple[pa.Schema, list[str]]:
+        """The typed schema, and the column an age_range is derived from (if any)."""
+        names = self.names
+        derive_age = [
+            n for n in names if fields.get(n) == "age_range" and types[n].type == T.INTEGER and "age_range" not in names
+        ][:1]
+        out_fields = [pa.field(n, T.arrow_type(types[n])) for n in names]
+        out_fields += [pa.field("age_range", pa.string()) for _ in derive_age]
+        return pa.schema(out_fields), derive_age
+
+    def _convert_column(self, batch: pa.RecordBatch, i: int, types, few_distinct: list[bool]) -> T.Converted:
+        ct = types[self.names[i]]
+        converted = T.convert_distinct(batch.column(i), ct, self.markers) if few_distinct[i] else None
+        if converted is None:
+            few_distinct[i] = False
+            converted = T.convert(batch.column(i), ct, self.markers)
+        return converted
+
+    def _typed_table(self, batch, converted, *, types, fields, schema, derive_age, nulls, add=None) -> pa.Table:
+        """One batch's typed rows: invalid rows rejected (through ``add``), values normalised,
+        null counts added to ``nulls``."""
+        names = self.names
+        bad = None
+        for c in converted:
+            if c.invalid is not None and pc.any(c.invalid).as_py():
+                bad = c.invalid if bad is None else pc.or_(bad, c.invalid)
+        arrays = [c.values for c in converted]
+        if bad is not None:
+            self._reject_invalid(batch, converted, bad, types, add)
+            keep = pc.invert(bad)
+            arrays = [pc.filter(a, keep) for a in arrays]
+        for i, n in enumerate(names):
+            if fields.get(n) == "gender" and types[n].type == T.TEXT:
+                arrays[i] = normalize_gender(arrays[i])
+        arrays += [age_bucket(arrays[names.index(n)]) for n in derive_age]
+        for n, array in zip(schema.names, arrays, strict=True):
+            nulls[n] += array.null_count
+        return pa.Table.from_arrays(arrays, schema=schema)
+
+    def _reject_invalid(self, batch, converted, bad, types, add=None) -> None:
+        add = add or self.rejects.add
         lines = batch.column(LINE)
         raw_columns = [batch.column(i) for i in range(self.width)]
         for index in pc.indices_nonzero(bad).to_pylist():
@@ -482,7 +664,95 @@ class _Loader:
             name = self.names[column]
             raw = [col[index].as_py() for col in raw_columns]
             message = _invalid_message(name, raw[column].strip(), types[name])
-            self.rejects.add(lines[index].as_py(), E.ROW_INVALID_VALUE, message, raw)
+            add(lines[index].as_py(), E.ROW_INVALID_VALUE, message, raw)
+
+    # --- single pass ----------------------------------------------------------------------------
+    def _try_single_pass(self, staging: Path, mapping):
+        """The single pass when it can stand, else None after staging for the two-pass load."""
+        reason = fastcsv.ineligible(self.prepared)
+        if reason is None and self.options.single_pass:
+            try:
+                done = self._single_pass(mapping)
+                self.single_pass, self.pass1 = True, "fast"
+                return done
+            except _Speculation as exc:
+                self.single_pass_abandoned = str(exc)
+                self._reset_pass1()
+            except fastcsv.Fallback as exc:
+                # The fast reader cannot take this file: straight to the Python reader.
+                self.single_pass_abandoned = reason = str(exc)
+                self._reset_pass1()
+        self._stage(staging, reason)
+        return None
+
+    def _single_pass(self, mapping):
+        """Parse, track types, convert and write the final Parquet in one pass over the file.
+
+        The types (and mapping) come from the first chunk. Every chunk still feeds the trackers
+        exactly as in the two-pass load, so the decision over the whole file is known at the end:
+        the result stands only if that decision never moved off the one used for writing and no
+        row hash repeats (no duplicate rows to drop). Rows with invalid values are rejected
+        after the reading, in the order the two-pass load rejects them. Anything else raises
+        :class:`_Speculation` and the two-pass load runs from scratch.
+        """
+        schema = pa.schema([pa.field(f"c{i}", pa.string()) for i in range(self.width)] + [pa.field(LINE, pa.int64())])
+        pool = self._threads()
+        con = duckdb.connect(config={"memory_limit": self.options.duckdb_memory_limit, "threads": 1})
+        row_hash = None
+        hashes: list[pa.Array] = []
+        few_distinct = [True] * self.width
+        plan: _Plan | None = None
+        out: _TypedWriter | None = None
+        tracking: list = []  # tracker jobs of the latest batch
+        previous = None  # (batch, [hash job, one conversion job per column]) not written yet
+
+        def emit(item) -> None:
+            batch, jobs = item
+            _wait(jobs)
+            hashes.append(jobs[0].result())
+            out.add(batch, [job.result() for job in jobs[1:]])
+
+        try:
+            for batch in self._fast_batches(schema):
+                # The trackers must be done with the last batch before they see this one.
+                _wait(tracking)
+                if plan is not None and self._plan(mapping) != plan:
+                    raise _Speculation(f"column types changed before line {batch.column(LINE)[0].as_py()}")
+                tracking = [pool.submit(t.update, batch.column(i)) for i, t in enumerate(self.trackers)]
+                if plan is None:
+                    _wait(tracking)
+                    tracking = []
+                    plan = self._plan(mapping)
+                    out = _TypedWriter(self, plan, self.out / DATA_FILE)
+                    row_hash = _row_hasher(con, self.width, _key_columns(batch, self.width))
+                jobs = [pool.submit(row_hash, batch)]
+                jobs += [
+                    pool.submit(self._convert_column, batch, i, plan.types, few_distinct) for i in range(self.width)
+                ]
+                # Recorded before the last batch is written, so a failure there still waits for these.
+                item, previous = previous, (batch, jobs)
+                if item is not None:
+                    emit(item)
+            _wait(tracking)
+            if plan is None:
+                raise _Speculation("no rows to load")
+            if self._plan(mapping) != plan:
+                raise _Speculation("column types changed in the last chunk")
+            if previous is not None:
+                emit(previous)
+                previous = None
+            out.flush()
+            if _repeats(hashes):
+                raise _Speculation("repeated rows or key values")
+        finally:
+            # A failure may leave jobs running: the connection and writer must outlive them.
+            wait([*tracking, *(previous[1] if previous else [])])
+            if out is not None:
+                out.close()
+            con.close()
+        for line, code, message, raw in out.deferred:
+            self.rejects.add(line, code, message, raw)
+        return plan, out.loaded, out.nulls, out.nonfinite, out.derive_age
 
     # --- orchestration --------------------------------------------------------------------------
     def run(self, mapping: dict[str, str | None] | None) -> IngestResult:
@@ -500,19 +770,25 @@ class _Loader:
 
         token = track_decoding(self.stats.decode)
         try:
-            self._stage(staging)
+            single = self._try_single_pass(staging, mapping)
         finally:
             untrack_decoding(token)
         if self.rows_read == 0:
             raise E.IngestError(E.NO_DATA)
-        types = self._decide_types()
-        proposal = propose_mapping(self._facts(types), kind=self.options.kind)
-        fields = mapping if mapping is not None else proposal.as_dict()
-        for name, field_name in fields.items():
-            ct = types.get(name)
-            facts_01 = next((t.only01 and t.matches_all(T.BOOLEAN) for t in self.trackers if t.name == name), False)
-            if field_name in BOOLEAN_FIELDS and ct is not None and ct.type == T.INTEGER and facts_01:
-                types[name] = T.ColumnType(T.BOOLEAN, description="1/0")
+        if single is not None:
+            (types, proposal, fields), loaded, nulls, nonfinite, derived = single
+            self._report("done", self.receipt.bytes_read, loaded)
+            return self._finish(
+                types=types,
+                fields=fields,
+                proposal=proposal,
+                loaded=loaded,
+                nulls=nulls,
+                nonfinite=nonfinite,
+                derived=derived,
+                duplicates=0,
+            )
+        types, proposal, fields = self._plan(mapping)
         drop = self._duplicate_lines(staging)
         loaded, nulls, nonfinite, derived = self._write(staging, types, fields, drop)
         self._report("done", self.receipt.bytes_read, loaded)
@@ -594,6 +870,8 @@ class _Loader:
             column_types=types,
             reader=self.pass1,
             fallback_reason=self.fallback_reason,
+            single_pass=self.single_pass,
+            single_pass_abandoned=self.single_pass_abandoned,
         )
 
     def _warnings(self, types, nonfinite: int, duplicates: int) -> list[E.IngestWarning]:

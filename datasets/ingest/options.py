@@ -47,3 +47,7 @@ class IngestOptions:
     max_rejected_rows_saved: int = 100_000
     progress_every_rows: int = 65_536
     duckdb_memory_limit: str = "512MB"
+    # Plain UTF-8 text: decide the types from the first chunk and write the final Parquet while
+    # reading, proving at the end that the two-pass load would give the same result (else it
+    # runs the two-pass load from scratch). Off: always two passes.
+    single_pass: bool = True

@@ -252,7 +252,8 @@ class ColumnTracker:
                 self.comma_seen = bool(pc.any(regex(finite, ",")).as_py())
         self._test(PERCENT, present, lambda v: regex(v, RE_PCT), weights)
         for money, plain, pattern in (("money_us", US, RE_US), ("money_eu", EU, RE_EU)):
-            if self._dead(INTEGER) and self._dead(plain):
+            # currency_seen only matters while a money shape lives: no scan once it is dead.
+            if self._dead(INTEGER) and self._dead(plain) and not self._dead(money):
                 if not self.currency_seen:
                     self.currency_seen = bool(pc.any(regex(present, RE_CURRENCY)).as_py())
                 self._test(money, present, lambda v, p=pattern: regex(money_clean(v), p), weights)
@@ -489,6 +490,9 @@ def convert_distinct(raw: pa.Array, ct: ColumnType, missing_markers: pa.Array) -
         return None
     indices = encoded.indices
     part = convert(distinct, ct, missing_markers)
+    if ct.type == TEXT and part.values.null_count == 0 and part.values.equals(distinct):
+        # Nothing to trim and no missing marker: every row is its own result, without a copy.
+        return Converted(raw, None)
     nonfinite = part.nonfinite
     if nonfinite:
         # Counted per row, not per distinct value.
