@@ -38,6 +38,7 @@ NEEDS_SPEND = "needs spend data"
 NEEDS_VISITORS = "needs visitor data"
 NEEDS_CONVERSION_INPUT = "needs a converted flag in the visitor data, or buyer and visitor keys to match"
 NEEDS_COMPATIBLE_KEYS = "needs buyer and visitor keys of the same kind (email, hashed email, phone or id)"
+NEEDS_MATCHING_KEYS = "needs buyers that match visitors: no buyer key was found among the visitor keys (match rate 0%)"
 NEEDS_LTV_COHORT = "needs buyers whose first order is at least 90 days before the last order date"
 NEEDS_ORDERS = "needs at least one order"
 NEEDS_ROWS = "needs at least one row"
@@ -551,9 +552,22 @@ def conversion_kpi(
             return _missing(
                 "conversion_rate", label, "rate", NEEDS_ROWS, DEFINITIONS["conversion_rate_match"], **detail
             )
-        return KPI(
-            "conversion_rate", label, matched / n_visitors, "rate", DEFINITIONS["conversion_rate_match"], detail=detail
-        )
+        if matched:
+            return KPI(
+                "conversion_rate",
+                label,
+                matched / n_visitors,
+                "rate",
+                DEFINITIONS["conversion_rate_match"],
+                detail=detail,
+            )
+        # No buyer matched any visitor: the keys come from unrelated systems, so 0% would be a
+        # made-up number. Use the visitors' own converted flag if there is one, else say so.
+        converted = visitors.by_field("converted")
+        if converted is None or converted.type != BOOLEAN:
+            return _missing(
+                "conversion_rate", label, "rate", NEEDS_MATCHING_KEYS, DEFINITIONS["conversion_rate_match"], **detail
+            )
     converted = visitors.by_field("converted")
     if converted is None or converted.type != BOOLEAN:
         return _missing("conversion_rate", label, "rate", NEEDS_CONVERSION_INPUT, DEFINITIONS["conversion_rate_flag"])

@@ -328,3 +328,21 @@ def test_unique_order_ids_take_the_row_per_order_path(tmp_path):
     assert report["aov"].value == pytest.approx(590.0 / 8)
     assert report["buyers"].value == 5
     assert report["repeat_buyer_rate"].value == pytest.approx(0.6)
+
+
+def test_conversion_without_any_matching_key_is_missing_not_zero(tmp_path):
+    visitors = source_from_csv(
+        tmp_path, "vnone", "e\nzed@example.com\nyan@example.com\n", [("e", "text", "visitor_key")]
+    )
+    buyers = source_from_csv(tmp_path, "bnone", "e\nalice@example.com\n", [("e", "text", "buyer_key")])
+    conversion = buyers_kpis(buyers, visitors=visitors)["conversion_rate"]
+    assert conversion.state == "missing"
+    assert conversion.missing == M.NEEDS_MATCHING_KEYS
+
+
+def test_conversion_without_any_matching_key_falls_back_to_the_converted_flag(tmp_path):
+    # No visitor email is nobody@example.com; the visitors' own flag says 2 of 9 rows converted.
+    buyers = source_from_csv(tmp_path, "bnobody", "e\nnobody@example.com\n", [("e", "text", "buyer_key")])
+    conversion = buyers_kpis(buyers, visitors=_visitors(tmp_path, "email"))["conversion_rate"]
+    assert conversion.detail["method"] == "flag"
+    assert conversion.value == pytest.approx(2 / 9)
