@@ -15,6 +15,8 @@ import zlib
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from datasets.ingest import errors as E
+
 PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 SIMPLE_CSV = b"name,amount,signup\nAlice,10,2024-01-05\nBob,20,2024-02-06\nCarol,30,2024-03-07\n"
@@ -334,3 +336,27 @@ def metadata_above_header(d: Path) -> Path:
 
 def duplicates(d: Path) -> Path:
     return write(d, "dups.csv", b"a,b\n1,2\n1,2\n3,4\n1,2\n")
+
+
+# Every generated file the engine must refuse, with its error code; the engine tests and the
+# pipeline tests both walk this one list.
+REFUSED_CASES = [
+    (empty, E.EMPTY_FILE),
+    (whitespace_only, E.NO_DATA),
+    (header_only, E.NO_DATA),
+    (binary_garbage, E.BINARY_CONTENT),
+    (png_as_csv, E.UNSUPPORTED_BINARY),
+    (ole2_garbage, E.SPREADSHEET_UNREADABLE),
+    (ole2_with_macros, E.MACROS_NOT_ALLOWED),
+    (gzip_bomb, E.DECOMPRESSION_LIMIT),
+    (gzip_truncated, E.GZIP_TRUNCATED),
+    (gzip_bad_crc, E.GZIP_CORRUPT),
+    (gzip_trailing_garbage, E.GZIP_CORRUPT),
+    (gzip_nested, E.NESTED_ARCHIVE),
+    (long_line_gz, E.FIELD_TOO_LARGE),
+    (zip_slip, E.ZIP_UNSAFE_PATH),
+    (zip_two_files, E.ZIP_MULTIPLE_FILES),
+    (zip_many_entries, E.ZIP_TOO_MANY_ENTRIES),
+    (xlsx_with_vba, E.MACROS_NOT_ALLOWED),
+    (xlsx_zip_slip, E.ZIP_UNSAFE_PATH),
+]

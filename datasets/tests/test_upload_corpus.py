@@ -39,26 +39,7 @@ def _run(workspace, user, path, **options):
 
 @pytest.mark.parametrize(
     ("make", "code"),
-    [
-        (H.empty, E.EMPTY_FILE),
-        (H.whitespace_only, E.NO_DATA),
-        (H.header_only, E.NO_DATA),
-        (H.binary_garbage, E.BINARY_CONTENT),
-        (H.png_as_csv, E.UNSUPPORTED_BINARY),
-        (H.ole2_garbage, E.SPREADSHEET_UNREADABLE),
-        (H.ole2_with_macros, E.MACROS_NOT_ALLOWED),
-        (H.gzip_bomb, E.DECOMPRESSION_LIMIT),
-        (H.gzip_truncated, E.GZIP_TRUNCATED),
-        (H.gzip_bad_crc, E.GZIP_CORRUPT),
-        (H.gzip_trailing_garbage, E.GZIP_CORRUPT),
-        (H.gzip_nested, E.NESTED_ARCHIVE),
-        (H.long_line_gz, E.FIELD_TOO_LARGE),
-        (H.zip_slip, E.ZIP_UNSAFE_PATH),
-        (H.zip_two_files, E.ZIP_MULTIPLE_FILES),
-        (H.zip_many_entries, E.ZIP_TOO_MANY_ENTRIES),
-        (H.xlsx_with_vba, E.MACROS_NOT_ALLOWED),
-        (H.xlsx_zip_slip, E.ZIP_UNSAFE_PATH),
-    ],
+    H.REFUSED_CASES,
     ids=lambda value: getattr(value, "__name__", value),
 )
 def test_refused_files_fail_with_their_code_and_publish_nothing(make, code, workspace, analyst, tmp_path, media_root):
