@@ -15,6 +15,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("w/<slug:workspace_slug>/datasets/", include("datasets.urls")),
     path("w/<slug:workspace_slug>/analytics/", include("analytics.urls")),
+    path("w/<slug:workspace_slug>/segments/", include("segments.urls")),
+    path("w/<slug:workspace_slug>/exports/", include("exports.urls")),
     path("w/", include("workspaces.urls")),
     path("invitations/", include("workspaces.invitation_urls")),
     path("owner/", owner_admin_site.urls),

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "audit",
     "datasets",
     "analytics",
+    "segments",
+    "exports",
     "ops",
 ]
 

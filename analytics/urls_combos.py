@@ -1,0 +1,3 @@
+"""Top combos, deep dive and the attribute explorer (included by analytics/urls.py)."""
+
+urlpatterns: list = []

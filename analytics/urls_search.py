@@ -1,0 +1,3 @@
+"""Global search across a dataset's columns (included by analytics/urls.py)."""
+
+urlpatterns: list = []
