@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py                 # 1M and 10M visitor rows
     .venv/bin/python bench/ingest.py --rows 200000   # a quick run
+    .venv/bin/python bench/ingest.py --rows 1000000 --duplicates 1000   # 1 row in 1,000 repeated
 
 For each size it generates a visitors file with the deterministic generator (cached in the work
 dir), measures the baseline `COPY (SELECT * FROM read_csv('<file>')) TO '<x>.parquet'` in DuckDB,
@@ -43,6 +44,19 @@ def _environment(workdir: Path, queue: str) -> dict[str, str]:
     }
     os.environ.update(env)
     return {**os.environ, **env}
+
+
+def _with_duplicates(source: Path, target: Path, every: int) -> int:
+    """Copy `source` and append again every `every`-th data line (exact duplicate rows); return how many."""
+    repeats: list[bytes] = []
+    with source.open("rb") as reader, target.open("wb") as writer:
+        writer.write(reader.readline())  # the header
+        for number, line in enumerate(reader, start=1):
+            writer.write(line)
+            if number % every == 0:
+                repeats.append(line)
+        writer.writelines(repeats)
+    return len(repeats)
 
 
 def _children(pid: int) -> list[int]:
@@ -90,10 +104,22 @@ def _start_worker(env: dict, queue: str, log: Path) -> subprocess.Popen:
     return process
 
 
-def main() -> int:  # noqa: PLR0915 - a script, read top to bottom
+def main() -> int:  # noqa: PLR0912, PLR0915 - a script, read top to bottom
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default="1000000,10000000", help="Comma-separated row counts.")
     parser.add_argument("--workdir", default=str(REPO / "var" / "bench"))
+    parser.add_argument(
+        "--duplicates",
+        type=int,
+        default=0,
+        metavar="N",
+        help="append every N-th row again (exact duplicates the load must find and drop); 0: none",
+    )
+    parser.add_argument(
+        "--hash-at-finish",
+        action="store_true",
+        help="store without the running SHA-256 (one extra pass over the file at finish, as before issue 4's fix)",
+    )
     args = parser.parse_args()
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -108,10 +134,13 @@ def main() -> int:  # noqa: PLR0915 - a script, read top to bottom
     from django.core.management import call_command
 
     from accounts.models import User
+    from datasets import hashing
     from datasets.ingest.generator import generate_visitors
     from datasets.services import upload_from_path
     from workspaces.models import Membership, Role, Workspace
 
+    if args.hash_at_finish:
+        hashing._AVAILABLE = False  # only this process stores uploads; the worker never hashes
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)  # the worker's heartbeat writes to the database cache
     workspace, _ = Workspace.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
@@ -126,6 +155,11 @@ def main() -> int:  # noqa: PLR0915 - a script, read top to bottom
             if not csv_path.exists():
                 print(f"generating {rows:,} rows ...", flush=True)
                 generate_visitors(csv_path, rows, seed=42)
+            duplicates = 0
+            if args.duplicates:
+                plain, csv_path = csv_path, workdir / f"visitors-{rows}-dup{args.duplicates}.csv"
+                duplicates = _with_duplicates(plain, csv_path, args.duplicates)
+                print(f"{duplicates:,} duplicate rows appended (every {args.duplicates:,}th row)", flush=True)
             size_mb = csv_path.stat().st_size / 1e6
             baseline = _baseline(csv_path, workdir / f"baseline-{rows}.parquet")
             print(f"{rows:,} rows ({size_mb:,.0f} MB): DuckDB baseline {baseline:.1f} s", flush=True)
@@ -163,13 +197,19 @@ def main() -> int:  # noqa: PLR0915 - a script, read top to bottom
                 "peak_rss_mb": peak / 1024,
                 "ratio": worker_seconds / baseline,
                 "rows_loaded": receipt["rows_loaded"],
+                "duplicates_removed": receipt["duplicates_removed"],
             }
+            if receipt["duplicates_removed"] != duplicates:
+                removed = receipt["duplicates_removed"]
+                print(f"  expected {duplicates:,} duplicates removed, got {removed:,}", flush=True)
+                return 1
             results.append(line)
             print(
                 f"  pipeline: worker {worker_seconds:.1f} s ({line['rows_per_s']:,.0f} rows/s, "
                 f"{line['mb_per_s']:.1f} MB/s), queue->ready {line['queue_to_ready_s']:.1f} s, "
                 f"store+sha256 {line['store_and_hash_s']:.1f} s; peak worker RSS {line['peak_rss_mb']:,.0f} MB; "
-                f"ratio to baseline {line['ratio']:.2f}x; rows loaded {receipt['rows_loaded']:,}",
+                f"ratio to baseline {line['ratio']:.2f}x; rows loaded {receipt['rows_loaded']:,}, "
+                f"duplicates removed {receipt['duplicates_removed']:,}",
                 flush=True,
             )
     finally:

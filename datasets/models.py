@@ -61,6 +61,10 @@ class Upload(WorkspaceOwned):
     storage_key = models.CharField(max_length=255, blank=True, help_text="Server-generated key in default storage.")
     size_bytes = models.BigIntegerField(help_text="Declared total size.")
     received_bytes = models.BigIntegerField(default=0)
+    # SHA-256 advanced while chunks arrive (datasets.hashing): the saved state covers the first
+    # `hashed_bytes` bytes. NULL (or hashed_bytes behind received_bytes): finish hashes the file.
+    sha256_state = models.BinaryField(null=True, blank=True, editable=False)
+    hashed_bytes = models.BigIntegerField(default=0)
     # NULL, not "": the partial unique constraint below must ignore uploads not yet hashed.
     sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     client_fingerprint = models.CharField(max_length=200, blank=True, help_text="Lets a reloaded page resume.")

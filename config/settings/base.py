@@ -208,6 +208,26 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media-not-served/"  # uploaded files are only served through views that check access
+# S3-compatible object storage for uploads and dataset files when a bucket is set (django-storages);
+# else the files live under MEDIA_ROOT. Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or
+# left empty for boto3's own chain (instance role, ~/.aws). MEDIA_ROOT still holds the receiving
+# parts and the workers' staging; see datasets/storage.py.
+LEADNAV_S3_BUCKET = env("LEADNAV_S3_BUCKET", default="") or env("AWS_STORAGE_BUCKET_NAME", default="")
+if LEADNAV_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": LEADNAV_S3_BUCKET,
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env("LEADNAV_S3_PREFIX", default=""),  # a key prefix inside the bucket
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="") or None,  # "path" for MinIO-likes
+            "default_acl": None,  # the bucket's own policy (private); files are served through views
+            "file_overwrite": True,  # keys are ours and fresh: never renamed
+        },
+    }
 
 # --- security headers ----------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
@@ -283,12 +303,26 @@ DATASETS_HEARTBEAT_SECONDS = env.float("DATASETS_HEARTBEAT_SECONDS", default=2.0
 DATASETS_MAX_ATTEMPTS = env.int("DATASETS_MAX_ATTEMPTS", default=3)
 # The queue ingest tasks are published to ("celery": the queue `make run`'s worker consumes).
 DATASETS_INGEST_QUEUE = env("DATASETS_INGEST_QUEUE", default="celery")
+# With S3 storage: local copies of published Parquet files for DuckDB, least recently used evicted.
+DATASETS_PARQUET_CACHE_DIR = Path(env("LEADNAV_PARQUET_CACHE_DIR", default=str(VAR_DIR / "parquet-cache")))
+DATASETS_PARQUET_CACHE_MAX_BYTES = env.int("LEADNAV_PARQUET_CACHE_MAX_BYTES", default=10 << 30)
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "upload-tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- workspaces ---------------------------------------------------------------------------------------
 INVITATION_TTL = timedelta(days=7)
 INVITATION_RATE_LIMIT_PER_HOUR = env.int("INVITATION_RATE_LIMIT_PER_HOUR", default=50)
+
+# --- analytics: top combos run on a worker above this many (rows x attribute subsets) -------------------
+COMBOS_BACKGROUND_THRESHOLD = env.int("COMBOS_BACKGROUND_THRESHOLD", default=50_000_000)
+COMBOS_JOB_STALE_SECONDS = env.int("COMBOS_JOB_STALE_SECONDS", default=2 * 3600 + 600)  # > the task time limit
+
+# --- exports (SECURITY.md §3.6): streamed up to these sizes, a background job with a download above ----
+EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=100_000)
+EXPORT_XLSX_STREAM_MAX_CELLS = env.int("EXPORT_XLSX_STREAM_MAX_CELLS", default=250_000)
+EXPORT_VIEWER_ROW_CAP = env.int("EXPORT_VIEWER_ROW_CAP", default=10_000)
+EXPORT_FILE_TTL_HOURS = env.int("EXPORT_FILE_TTL_HOURS", default=72)
+EXPORTS_QUEUE = env("EXPORTS_QUEUE", default="celery")
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,7 @@ including the project's own deployment checks in ops/checks.py.
 """
 
 from .base import *  # noqa: F403
-from .base import CELERY_VISIBILITY_TIMEOUT, STORAGES, env
+from .base import CELERY_VISIBILITY_TIMEOUT, env
 
 # Read by commands that must never run here (seed_demo publishes its passwords).
 LEADNAV_PRODUCTION = True
@@ -37,7 +37,5 @@ SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("ALLAUTH_TRUSTED_PROXY_COUNT", default=1)
 
-# S3-compatible object storage when a bucket is configured (needs django-storages[s3] installed;
-# ops.E008 fails the deploy check otherwise). Without it, uploads go to DJANGO_MEDIA_ROOT.
-if env("AWS_STORAGE_BUCKET_NAME", default=""):
-    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+# S3-compatible object storage: LEADNAV_S3_BUCKET (and AWS_S3_ENDPOINT_URL, credentials), set up in
+# base.py for every settings module. Without it, uploads go to DJANGO_MEDIA_ROOT.

@@ -1,5 +1,9 @@
 """The full load: records -> staging Parquet (raw strings) -> duplicates -> typed Parquet.
 
+(Plain UTF-8 text first tries the single pass - see `_Loader._single_pass` - which writes the
+typed Parquet while reading and removes duplicate rows afterwards; the two-pass load below runs
+when the single pass cannot prove it gives the same result.)
+
 Pass 1 streams records into a staging file of raw strings, validating field counts and feeding
 type inference with every value. DuckDB then finds exact duplicate rows (hash first, full
 comparison only inside colliding groups; it spills to disk under its memory limit). Pass 2
@@ -47,9 +51,13 @@ STAGING_FILE = "staging.arrow"
 # Rows with invalid values the single pass holds back (to reject them in the two-pass order);
 # beyond that the file is messy enough for the two-pass load.
 SINGLE_PASS_MAX_INVALID = 10_000
-# The single pass keeps every row's hash in memory (8 bytes a row) to prove there are no
-# duplicates: past this many rows (320 MB of hashes) the two-pass load, which spills, is used.
+# The single pass keeps every row's hash in memory (8 bytes a row) to find duplicates: past
+# this many rows (320 MB of hashes) the two-pass load, which spills, is used.
 SINGLE_PASS_MAX_ROWS = 40_000_000
+# Rows whose hash repeats are compared after the single pass, held in memory: past this many the
+# file is mostly repeats, and the two-pass load (which spills) finds them.
+SINGLE_PASS_MAX_REPEATED = 1_000_000
+HASHES_FILE = "row_hashes.npy"
 
 
 @dataclass(frozen=True)
@@ -77,9 +85,11 @@ class IngestResult:
     reader: str = ""
     fallback_reason: str | None = None
     # True when the single pass stood (types from the first chunk proved right for the whole
-    # file, no repeated rows); else why the two-pass load ran after it (None: not attempted).
+    # file); else why the two-pass load ran after it (None: not attempted).
     single_pass: bool = False
     single_pass_abandoned: str | None = None
+    # The single pass found duplicate rows after writing and removed them (or counted them).
+    single_pass_dedup: bool = False
 
 
 class _Speculation(Exception):
@@ -232,27 +242,69 @@ def _row_hasher(
     return hashed
 
 
-def _key_columns(batch: pa.RecordBatch, width: int) -> list[int] | None:
-    """Columns without a repeated value in the first chunk (ids, e-mails): if no two rows of the
-    file agree on all of them, no two rows are equal, so only they need hashing. None (hash
-    every column) when there is none or the chunk is too small to tell."""
-    if batch.num_rows < 1000:
-        return None
-    keys = [i for i in range(width) if pc.count_distinct(batch.column(i)).as_py() == batch.num_rows]
-    return keys or None
-
-
-def _repeats(hashes: list[pa.Array]) -> bool:
-    """Whether any row hash occurs twice (then the rows may be duplicates). Empties ``hashes``
-    on the way, so the memory peak is one copy of them (8 bytes a row), sorted in place."""
+def _repeated_hashes(hashes: list[pa.Array], spill: Path) -> np.ndarray:
+    """The row hashes that occur more than once (distinct, sorted). Empties ``hashes`` on the
+    way and leaves them, in row order, in ``spill`` (a .npy file) for `_rows_hashed`: the memory
+    peak is one copy of them (8 bytes a row), sorted in place."""
     values = np.empty(sum(len(h) for h in hashes), np.uint64)
     at = 0
     while hashes:
         chunk = hashes.pop(0).to_numpy(zero_copy_only=False)
         values[at : at + len(chunk)] = chunk
         at += len(chunk)
+    np.save(spill, values)
     values.sort()
-    return bool(np.any(values[1:] == values[:-1]))
+    repeated = values[1:][values[1:] == values[:-1]]
+    return np.unique(repeated)
+
+
+def _rows_hashed(spill: Path, repeated: np.ndarray, step: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """(row ordinals, hashes) of the rows whose hash is one of ``repeated`` (sorted), in row
+    order, read from the ``spill`` file a slice at a time."""
+    values = np.load(spill, mmap_mode="r")
+    ordinals: list[np.ndarray] = []
+    found: list[np.ndarray] = []
+    count = 0
+    for start in range(0, len(values), step):
+        chunk = np.asarray(values[start : start + step])
+        at = np.minimum(np.searchsorted(repeated, chunk), len(repeated) - 1)
+        hit = np.flatnonzero(repeated[at] == chunk)
+        count += len(hit)
+        if count > SINGLE_PASS_MAX_REPEATED:
+            raise _Speculation("too many repeated rows")
+        ordinals.append(hit + start)
+        found.append(chunk[hit])
+    del values
+    return np.concatenate(ordinals), np.concatenate(found)
+
+
+@dataclass
+class _Candidates:
+    """Rows read back after the single pass: tables of typed values (c0..cN) and their hash, and
+    the nulls of the rows removed."""
+
+    pieces: list[pa.Table]
+    removed_nulls: Counter
+
+
+class _RowsSeen:
+    """What the single pass keeps of every row it writes or holds back: its hash over the raw
+    fields (in row order), and the ordinals (0-based, in that order) of the rows held back."""
+
+    def __init__(self) -> None:
+        self.hashes: list[pa.Array] = []
+        self.held: list[int] = []
+        self.count = 0
+
+    def write(self, out: _TypedWriter, batch: pa.RecordBatch, hashes: pa.Array, converted: list[T.Converted]):
+        self.hashes.append(hashes)
+        before = len(out.deferred)
+        out.add(batch, converted)
+        if len(out.deferred) > before:
+            lines = pa.array([entry[0] for entry in out.deferred[before:]], pa.int64())
+            at = pc.index_in(lines, value_set=batch.column(LINE)).to_numpy(zero_copy_only=False)
+            self.held.extend((at + self.count).tolist())
+        self.count += batch.num_rows
 
 
 def _one_batch(pieces: list[pa.Table]) -> pa.RecordBatch:
@@ -321,6 +373,7 @@ class _Loader:
         self.fallback_reason: str | None = None
         self.single_pass = False
         self.single_pass_abandoned: str | None = None
+        self.single_pass_dedup = False
         self._proposals: dict[tuple[ColumnFacts, ...], MappingProposal] = {}
         self.pool: ThreadPoolExecutor | None = None
 
@@ -682,6 +735,8 @@ class _Loader:
                 # The fast reader cannot take this file: straight to the Python reader.
                 self.single_pass_abandoned = reason = str(exc)
                 self._reset_pass1()
+            finally:
+                (self.out / HASHES_FILE).unlink(missing_ok=True)
         self._stage(staging, reason)
         return None
 
@@ -690,16 +745,17 @@ class _Loader:
 
         The types (and mapping) come from the first chunk. Every chunk still feeds the trackers
         exactly as in the two-pass load, so the decision over the whole file is known at the end:
-        the result stands only if that decision never moved off the one used for writing and no
-        row hash repeats (no duplicate rows to drop). Rows with invalid values are rejected
+        the result stands only if that decision never moved off the one used for writing. Every
+        row's hash over its raw fields is kept; when some repeat, the duplicates are found and
+        removed after writing (`_single_pass_duplicates`). Rows with invalid values are rejected
         after the reading, in the order the two-pass load rejects them. Anything else raises
         :class:`_Speculation` and the two-pass load runs from scratch.
         """
         schema = pa.schema([pa.field(f"c{i}", pa.string()) for i in range(self.width)] + [pa.field(LINE, pa.int64())])
         pool = self._threads()
         con = duckdb.connect(config={"memory_limit": self.options.duckdb_memory_limit, "threads": 1})
-        row_hash = None
-        hashes: list[pa.Array] = []
+        row_hash = _row_hasher(con, self.width)
+        rows = _RowsSeen()
         few_distinct = [True] * self.width
         plan: _Plan | None = None
         out: _TypedWriter | None = None
@@ -709,8 +765,7 @@ class _Loader:
         def emit(item) -> None:
             batch, jobs = item
             _wait(jobs)
-            hashes.append(jobs[0].result())
-            out.add(batch, [job.result() for job in jobs[1:]])
+            rows.write(out, batch, jobs[0].result(), [job.result() for job in jobs[1:]])
 
         try:
             for batch in self._fast_batches(schema):
@@ -724,7 +779,6 @@ class _Loader:
                     tracking = []
                     plan = self._plan(mapping)
                     out = _TypedWriter(self, plan, self.out / DATA_FILE)
-                    row_hash = _row_hasher(con, self.width, _key_columns(batch, self.width))
                 jobs = [pool.submit(row_hash, batch)]
                 jobs += [
                     pool.submit(self._convert_column, batch, i, plan.types, few_distinct) for i in range(self.width)
@@ -742,17 +796,146 @@ class _Loader:
                 emit(previous)
                 previous = None
             out.flush()
-            if _repeats(hashes):
-                raise _Speculation("repeated rows or key values")
         finally:
             # A failure may leave jobs running: the connection and writer must outlive them.
             wait([*tracking, *(previous[1] if previous else [])])
             if out is not None:
                 out.close()
             con.close()
+        duplicates = self._single_pass_deduplicate(out, rows.hashes, rows.held)
         for line, code, message, raw in out.deferred:
             self.rejects.add(line, code, message, raw)
-        return plan, out.loaded, out.nulls, out.nonfinite, out.derive_age
+        return plan, out.loaded, out.nulls, out.nonfinite, out.derive_age, duplicates
+
+    def _single_pass_deduplicate(self, out: _TypedWriter, hashes: list[pa.Array], invalid: list[int]) -> int:
+        """The number of duplicate rows (0 when no row hash repeats), removed unless kept."""
+        repeated = _repeated_hashes(hashes, self.out / HASHES_FILE)
+        if not len(repeated):
+            return 0
+        try:
+            return self._single_pass_duplicates(out, repeated, np.array(invalid, np.int64))
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            raise _Speculation(f"duplicates after writing: {exc}") from exc
+
+    def _single_pass_duplicates(self, out: _TypedWriter, repeated: np.ndarray, invalid: np.ndarray) -> int:
+        """Find the exact duplicates among the rows whose hash repeats, after the single pass, and
+        (unless they are kept) remove them from the written Parquet and the held-back rejects, so
+        that everything matches the two-pass load (which drops them before converting).
+
+        A row is a duplicate of an earlier one when their raw fields are equal. Held-back rows
+        (invalid values) still have their raw fields: compared exactly. A written row whose hash
+        over the raw fields an earlier written row has is taken for its duplicate, and one read
+        of the Parquet file both rewrites it without those rows and proves the guess: rows of
+        equal hash must have equal typed values (raw-equal rows convert alike), else the
+        two-pass load decides. Only a 64-bit hash collision between rows that also convert to
+        equal values could miscount. Returns the number of duplicates.
+        """
+        self._report("deduplicating", self.receipt.bytes_read, self.rows_read)
+        self.single_pass_dedup = True
+        ordinals, row_hashes = _rows_hashed(self.out / HASHES_FILE, repeated)
+        held = np.isin(ordinals, invalid)
+        # Held-back rows: exact comparison of their raw fields, the earlier row kept.
+        position = np.searchsorted(invalid, ordinals[held])
+        seen: set = set()
+        drop_held: set[int] = set()
+        for at, row_hash in zip(position.tolist(), row_hashes[held].tolist(), strict=True):
+            key = (row_hash, tuple(out.deferred[at][3] or ()))
+            if key in seen:
+                drop_held.add(at)
+            seen.add(key)
+        # Written rows: their index in the Parquet file is their ordinal less the held-back rows before.
+        written = ordinals[~held]
+        rows = written - np.searchsorted(invalid, written)
+        hashes = row_hashes[~held]
+        order = np.lexsort((rows, hashes))
+        later = np.zeros(len(rows), bool)
+        later[order[1:]] = hashes[order[1:]] == hashes[order[:-1]]
+        drop = rows[later]  # sorted, as `rows` is
+        duplicates = len(drop_held) + len(drop)
+        removing = bool(duplicates) and not self.options.keep_duplicates
+        if removing and out.nonfinite:
+            # Removed rows' infinities would have to be uncounted, and the Parquet has them as nulls.
+            raise _Speculation("repeated rows in a file with non-finite values")
+        path = out.writer.path
+        target = path.with_name(path.name + ".dedup")
+        try:
+            removed_nulls = Counter()
+            if len(rows):
+                rewrite = target if removing and len(drop) else None
+                candidates = self._parquet_pass(path, out.schema, rows, hashes, target=rewrite, drop=drop)
+                if not self._equal_within_hashes(candidates, len(np.unique(hashes))):
+                    raise _Speculation("rows with equal hashes but different values")
+                removed_nulls = candidates.removed_nulls
+            if removing:
+                if len(drop):
+                    os.replace(target, path)
+                out.loaded -= len(drop)
+                out.nulls.subtract(removed_nulls)
+                out.deferred = [entry for at, entry in enumerate(out.deferred) if at not in drop_held]
+        finally:
+            target.unlink(missing_ok=True)
+        return duplicates
+
+    def _parquet_pass(self, path: Path, schema: pa.Schema, rows, hashes, *, target: Path | None, drop) -> _Candidates:
+        """One read of the Parquet file (only the row groups holding candidate ``rows`` when
+        ``target`` is None): the candidate rows with their hashes, and, into ``target``, the file
+        without the rows at ``drop``, written as the two-pass load writes it (one table per row
+        group, i.e. per batch)."""
+        parquet = pq.ParquetFile(path)
+        sizes = [parquet.metadata.row_group(g).num_rows for g in range(parquet.metadata.num_row_groups)]
+        starts = np.cumsum([0, *sizes])
+        groups = [
+            g
+            for g in range(len(sizes))
+            if target is not None or np.searchsorted(rows, starts[g + 1]) > np.searchsorted(rows, starts[g])
+        ]
+        found = _Candidates(pieces=[], removed_nulls=Counter())
+        writer = _ParquetOut(target, schema) if target is not None else None
+        reader = ThreadPoolExecutor(max_workers=1)  # decodes the next row group while this one is handled
+        ahead = [reader.submit(parquet.read_row_group, g) for g in groups[:1]]
+        try:
+            for index, group in enumerate(groups):
+                table = ahead.pop().result()
+                if index + 1 < len(groups):
+                    ahead.append(reader.submit(parquet.read_row_group, groups[index + 1]))
+                start, stop = starts[group], starts[group + 1]
+                lo, hi = np.searchsorted(rows, start), np.searchsorted(rows, stop)
+                if hi > lo:
+                    picked = table.take(pa.array(rows[lo:hi] - start)).rename_columns(
+                        [f"c{i}" for i in range(table.num_columns)]
+                    )
+                    found.pieces.append(picked.append_column(HASH, pa.array(hashes[lo:hi], pa.uint64())))
+                if writer is not None:
+                    here = drop[np.searchsorted(drop, start) : np.searchsorted(drop, stop)] - start
+                    if len(here):
+                        mask = np.zeros(table.num_rows, bool)
+                        mask[here] = True
+                        for name, column in zip(schema.names, table.filter(pa.array(mask)).columns, strict=True):
+                            found.removed_nulls[name] += column.null_count
+                        table = table.filter(pa.array(~mask))
+                    writer.write(pa.Table.from_arrays(table.columns, schema=schema))
+        finally:
+            wait(ahead)
+            reader.shutdown(wait=True)
+            if writer is not None:
+                writer.close()
+            parquet.close()
+        return found
+
+    def _equal_within_hashes(self, candidates: _Candidates, distinct_hashes: int) -> bool:
+        """Whether candidate rows of equal hash all have equal typed values (DuckDB counts the
+        distinct (hash, values) pairs: as many as the hashes)."""
+        table = pa.concat_tables(candidates.pieces)
+        columns = ", ".join(f'"c{i}"' for i in range(table.num_columns - 1))
+        con = duckdb.connect(config={"memory_limit": self.options.duckdb_memory_limit, "threads": 1})
+        try:
+            con.register("candidates", table)
+            # Only identifiers we made (c0..cN, __hash) go into the SQL.
+            query = f"SELECT count(*) FROM (SELECT DISTINCT {HASH}, {columns} FROM candidates)"  # noqa: S608
+            pairs = con.sql(query).fetchall()[0][0]
+        finally:
+            con.close()
+        return pairs == distinct_hashes
 
     # --- orchestration --------------------------------------------------------------------------
     def run(self, mapping: dict[str, str | None] | None) -> IngestResult:
@@ -776,7 +959,7 @@ class _Loader:
         if self.rows_read == 0:
             raise E.IngestError(E.NO_DATA)
         if single is not None:
-            (types, proposal, fields), loaded, nulls, nonfinite, derived = single
+            (types, proposal, fields), loaded, nulls, nonfinite, derived, duplicates = single
             self._report("done", self.receipt.bytes_read, loaded)
             return self._finish(
                 types=types,
@@ -786,7 +969,7 @@ class _Loader:
                 nulls=nulls,
                 nonfinite=nonfinite,
                 derived=derived,
-                duplicates=0,
+                duplicates=duplicates,
             )
         types, proposal, fields = self._plan(mapping)
         drop = self._duplicate_lines(staging)
@@ -872,6 +1055,7 @@ class _Loader:
             fallback_reason=self.fallback_reason,
             single_pass=self.single_pass,
             single_pass_abandoned=self.single_pass_abandoned,
+            single_pass_dedup=self.single_pass and self.single_pass_dedup,
         )
 
     def _warnings(self, types, nonfinite: int, duplicates: int) -> list[E.IngestWarning]:

@@ -219,7 +219,8 @@ def _proposed_mapping(sniff: dict, saved: ColumnMapping | None) -> tuple[dict, b
 def _sniff_stage(upload: Upload, heartbeat: Heartbeat) -> bool:
     """Detect format, kind and mapping. True: go on loading now; False: parked in NEEDS_MAPPING."""
     heartbeat.beat(step="sniffing")
-    result = sniff_file(storage.upload_path(upload), ingest_options(upload.options, kind=upload.kind))
+    with storage.upload_local(upload) as original:
+        result = sniff_file(original, ingest_options(upload.options, kind=upload.kind))
     sniff = json_safe(result.to_dict())
     kind = upload.kind or result.kind
     saved = ColumnMapping.objects.for_workspace(upload.workspace).filter(kind=kind).first()
@@ -393,9 +394,13 @@ def _load_stage(upload: Upload, heartbeat: Heartbeat, staging: Path) -> Upload:
     heartbeat.beat(step="loading", bytes_done=0, rows_done=0)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    result = ingest_file(
-        storage.upload_path(upload), out_dir=staging, options=options, progress=heartbeat, mapping=fields or None
-    )
+    with storage.upload_local(upload) as original:
+        result = ingest_file(original, out_dir=staging, options=options, progress=heartbeat, mapping=fields or None)
+    if result.single_pass:
+        how = "single pass" + (", duplicates found after writing" if result.single_pass_dedup else "")
+    else:
+        how = "two passes: " + (result.single_pass_abandoned or result.fallback_reason or "single pass off")
+    logger.info("upload %s: %s rows loaded (%s)", upload.pk, result.receipt.rows_loaded, how)
     heartbeat.beat(step="publishing", rows_done=result.receipt.rows_loaded)
     if ignored:
         _drop_columns(result.parquet_path, ignored)

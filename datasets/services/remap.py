@@ -21,9 +21,6 @@ row keeps the hash, so dedup of future uploads is unchanged. `options["remap_of"
 (upload_retry accepts it without a hash; publish may change the dataset's kind).
 """
 
-import os
-import shutil
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -97,15 +94,7 @@ def upload_resniff(*, upload: Upload, user, options: dict | None = None) -> Uplo
 
 
 def _link_or_copy(source_key: str, target_key: str) -> None:
-    source = storage.local_path(source_key)
-    target = storage.local_path(target_key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except FileNotFoundError:
-        raise  # the original is gone (deleted meanwhile): a copy would fail the same way
-    except OSError:  # no hard links here (EPERM, EXDEV, ...): pay for a copy
-        shutil.copyfile(source, target)
+    storage.key_copy(source_key, target_key)
 
 
 def _remap_source(dataset: Dataset) -> tuple[DatasetVersion, Upload]:

@@ -21,7 +21,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from audit.services import audit_record
-from datasets import storage
+from datasets import hashing, storage
 from datasets.ingest import types as engine_types
 from datasets.ingest.fields import FIELDS
 from datasets.ingest.mapping import normalize_header
@@ -153,10 +153,41 @@ def upload_append_chunk(*, upload: Upload, offset: int, stream: BinaryIO, length
                 raise ValidationError(errors.ERROR_NOT_RECEIVING)
             if offset != locked.received_bytes:
                 raise ChunkOffsetMismatch(locked.received_bytes)
-            storage.part_write_at(locked.storage_key, offset=offset, source=spool)
+            hasher = _hasher_resume(locked, offset)
+            storage.part_write_at(
+                locked.storage_key, offset=offset, source=spool, on_block=hasher.update if hasher else None
+            )
             locked.received_bytes = offset + length
-            locked.save(update_fields=["received_bytes", "updated_at"])
+            _hasher_keep(locked, hasher)
+            locked.save(update_fields=["received_bytes", "sha256_state", "hashed_bytes", "updated_at"])
     return locked
+
+
+def _hasher_resume(upload: Upload, offset: int) -> hashing.ResumableSha256 | None:
+    """The running SHA-256 of the upload's first `offset` bytes, or None (finish will hash the file).
+
+    Only bytes appended exactly where the saved state ends advance it; any gap or a state that
+    does not check out drops incremental hashing for this upload (never a wrong hash).
+    """
+    if not hashing.available():
+        return None
+    if offset == 0:
+        return hashing.ResumableSha256()
+    if upload.sha256_state is None or upload.hashed_bytes != offset:
+        return None
+    try:
+        return hashing.ResumableSha256.from_state(upload.sha256_state, length=offset)
+    except hashing.StateError:
+        logger.warning("upload %s: saved SHA-256 state rejected; hashing at finish", upload.pk)
+        return None
+
+
+def _hasher_keep(upload: Upload, hasher: hashing.ResumableSha256 | None) -> None:
+    """Save the running hash on `upload` (not yet to the database) if it covers every received byte."""
+    if hasher is not None and hasher.length == upload.received_bytes:
+        upload.sha256_state, upload.hashed_bytes = hasher.state(), hasher.length
+    else:
+        upload.sha256_state, upload.hashed_bytes = None, 0
 
 
 ChunkOffsetMismatch = errors.ChunkOffsetMismatch
@@ -164,10 +195,31 @@ ChunkOffsetMismatch = errors.ChunkOffsetMismatch
 
 def _sha256_of(key: str) -> str:
     digest = hashlib.sha256()
-    with storage.file_open(key) as handle:
+    with storage.part_open(key) as handle:
         while block := handle.read(HASH_BUFFER_BYTES):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _sha256_incremental(upload: Upload) -> str | None:
+    """The digest from the state saved while the chunks arrived, when it covers the whole file."""
+    if upload.sha256_state is None or not hashing.available():
+        return None
+    if not (upload.hashed_bytes == upload.received_bytes == upload.size_bytes):
+        return None
+    try:
+        return hashing.ResumableSha256.from_state(upload.sha256_state, length=upload.hashed_bytes).hexdigest()
+    except hashing.StateError:
+        return None
+
+
+def _sha256_final(upload: Upload) -> str:
+    """SHA-256 of the stored upload: from the running state, else one streaming pass over the file."""
+    incremental = _sha256_incremental(upload)
+    if incremental is not None:
+        return incremental
+    logger.info("upload %s: no complete running SHA-256; hashing the stored file", upload.pk)
+    return _sha256_of(upload.storage_key)
 
 
 def _duplicate_of(upload: Upload, sha256: str) -> Upload | None:
@@ -200,12 +252,19 @@ def upload_finish(*, upload: Upload, enqueue: bool = True) -> FinishResult:
             errors.ERROR_UPLOAD_INCOMPLETE.format(received=upload.received_bytes, size=upload.size_bytes)
         )
     storage.part_create(upload.storage_key)  # a 0-byte file never got a chunk
-    sha256 = _sha256_of(upload.storage_key)
+    stored = storage.part_size(upload.storage_key)
+    if stored != upload.size_bytes:
+        # The bytes on disk disagree with the row (a part lost, or chunks taken by another host):
+        # neither a running hash nor an upload of the part would be right.
+        raise ValidationError(errors.ERROR_UPLOAD_INCOMPLETE.format(received=stored, size=upload.size_bytes))
+    sha256 = _sha256_final(upload)
+    # Remote storage: the local part is streamed to its key now (a retried finish uploads it again).
+    storage.part_commit(upload.storage_key)
     now = timezone.now()
     try:
         with transaction.atomic():
             claimed = Upload.objects.filter(pk=upload.pk, status=UploadStatus.RECEIVING).update(
-                sha256=sha256, status=UploadStatus.PENDING, updated_at=now
+                sha256=sha256, sha256_state=None, status=UploadStatus.PENDING, updated_at=now
             )
             if claimed:
                 audit_record(
@@ -228,6 +287,8 @@ def upload_finish(*, upload: Upload, enqueue: bool = True) -> FinishResult:
         transaction.on_commit(partial(storage.key_delete, upload.storage_key))
         upload.refresh_from_db()
         return FinishResult(upload, existing)
+    if not storage.is_local():
+        transaction.on_commit(partial(storage.part_discard, upload.storage_key))
     upload.refresh_from_db()
     if claimed and enqueue:
         upload_enqueue_on_commit(upload=upload)
@@ -277,11 +338,19 @@ def upload_from_path(
             dataset_name=dataset_name,
             options=options,
         )
-        written = storage.part_write_at(upload.storage_key, offset=0, source=handle)
+        # The whole file is written from offset 0, hashed on the way.
+        hasher = hashing.ResumableSha256() if hashing.available() else None
+        written = storage.part_write_at(
+            upload.storage_key, offset=0, source=handle, on_block=hasher.update if hasher else None
+        )
     finally:
         if isinstance(path, str | Path):
             handle.close()
-    Upload.objects.filter(pk=upload.pk, status=UploadStatus.RECEIVING).update(received_bytes=written)
+    upload.received_bytes = written
+    _hasher_keep(upload, hasher)
+    Upload.objects.filter(pk=upload.pk, status=UploadStatus.RECEIVING).update(
+        received_bytes=written, sha256_state=upload.sha256_state, hashed_bytes=upload.hashed_bytes
+    )
     if written != size:
         # The source changed size under us; the size check in finish refuses it.
         Upload.objects.filter(pk=upload.pk).update(size_bytes=max(size, written))

@@ -8,6 +8,7 @@ import dataclasses
 import gzip
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -205,23 +206,25 @@ def _assert_same_as_two_pass(single, two) -> None:
     assert single.reader == two.reader
 
 
-# Which files the single pass keeps: it gives up on files with repeated rows (the issue counts
-# 12 duplicates in bank-additional-full.csv and 5,268 in online_retail.csv.gz).
+# The single pass keeps every one of these, also files with duplicate rows: it removes them after
+# writing (the issue counts 12 duplicates in bank-additional-full.csv and 5,268 in
+# online_retail.csv.gz). The second value: whether some row hash repeats (duplicates looked for).
 SINGLE = [
-    ("bank-marketing/bank-additional-full.csv", "repeated rows or key values"),
-    ("marketing-campaign/marketing_campaign.csv", None),
-    ("online-retail/online_retail.csv.gz", "repeated rows or key values"),
-    ("format-variants/marketing_campaign__semicolon_crlf_ddmmyyyy.csv", None),
-    ("format-variants/marketing_campaign__excel_serial_dates.csv", None),
-    ("format-variants/online_shoppers_intention__recoded_numeric.csv", "repeated rows or key values"),
+    ("bank-marketing/bank-additional-full.csv", True),
+    ("marketing-campaign/marketing_campaign.csv", False),
+    ("online-retail/online_retail.csv.gz", True),
+    ("format-variants/marketing_campaign__semicolon_crlf_ddmmyyyy.csv", False),
+    ("format-variants/marketing_campaign__excel_serial_dates.csv", False),
+    ("format-variants/online_shoppers_intention__recoded_numeric.csv", True),
 ]
 
 
-@pytest.mark.parametrize(("name", "abandoned"), SINGLE)
-def test_shared_data_sets_single_pass_same_as_two_passes(name, abandoned, shared_data, tmp_path):
+@pytest.mark.parametrize(("name", "repeats"), SINGLE)
+def test_shared_data_sets_single_pass_same_as_two_passes(name, repeats, shared_data, tmp_path):
     single, two = _single_and_two(shared_data / name, tmp_path)
-    assert (single.single_pass, single.single_pass_abandoned) == (abandoned is None, abandoned)
+    assert (single.single_pass, single.single_pass_abandoned, single.single_pass_dedup) == (True, None, repeats)
     _assert_same_as_two_pass(single, two)
+    assert (single.receipt.duplicates_found > 0) == repeats
 
 
 def _late_change(tmp_path: Path, late: bytes, column: bytes = b"n") -> Path:
@@ -279,9 +282,101 @@ def test_single_pass_rejects_like_two_passes(tmp_path, monkeypatch):
 def test_single_pass_with_duplicates_kept(tmp_path):
     path = H.write(tmp_path, "edges.csv", EDGES)
     single, two = _single_and_two(path, tmp_path, IngestOptions(keep_duplicates=True))
-    assert (single.single_pass, single.single_pass_abandoned) == (False, "repeated rows or key values")
+    assert (single.single_pass, single.single_pass_abandoned, single.single_pass_dedup) == (True, None, True)
     _assert_same_as_two_pass(single, two)
     assert single.receipt.duplicates_found == 1 and single.receipt.rows_loaded == 9 - 3
+
+
+def test_single_pass_removes_duplicates_after_writing(tmp_path, monkeypatch):
+    """EDGES repeats line 5 on line 14: the single pass stands and gives the two-pass result."""
+    path = H.write(tmp_path, "edges.csv", EDGES)
+    monkeypatch.setattr(fastcsv, "READ_BYTES", 7)
+    single, two = _single_and_two(path, tmp_path)
+    assert (single.single_pass, single.single_pass_abandoned, single.single_pass_dedup) == (True, None, True)
+    _assert_same_as_two_pass(single, two)
+    # By hand, as in test_edge_file_same_result_on_both_paths.
+    assert single.receipt.rejected_line_numbers == [12, 13, 15]
+    assert (single.receipt.duplicates_found, single.receipt.duplicates_removed) == (1, 1)
+    assert single.receipt.rows_loaded == 9 - 3 - 1
+    assert pq.read_table(single.parquet_path).column("id").to_pylist() == [1, 2, 3, 4, 8]
+
+
+def _with_repeats(tmp_path: Path, rows: int, every: int) -> tuple[Path, list[int]]:
+    """A visitors file with every ``every``-th data row appended again at the end, and the line
+    numbers of those repeats (header on line 1)."""
+    plain = tmp_path / "plain.csv"
+    generate_visitors(plain, rows, seed=9)
+    lines = plain.read_bytes().splitlines(keepends=True)
+    repeats = lines[every::every]
+    path = H.write(tmp_path, "repeats.csv", b"".join(lines) + b"".join(repeats))
+    return path, list(range(len(lines) + 1, len(lines) + 1 + len(repeats)))
+
+
+def test_single_pass_duplicates_across_chunks_same_as_two_passes(tmp_path):
+    path, repeat_lines = _with_repeats(tmp_path, 6_000, 250)
+    mapping = {"gender": "gender", "converted": "converted"}
+    single, two = _single_and_two(path, tmp_path, IngestOptions(chunk_rows=1000), mapping=mapping)
+    assert (single.single_pass, single.single_pass_dedup) == (True, True)
+    _assert_same_as_two_pass(single, two)
+    assert single.receipt.duplicates_removed == len(repeat_lines) == 6_000 // 250
+    assert single.receipt.rows_loaded == 6_000
+    assert len(pq.read_table(single.parquet_path)) == 6_000
+
+
+def test_single_pass_duplicate_rows_with_invalid_values(tmp_path):
+    """A row with an invalid value, repeated: the first is rejected, the repeat is a duplicate
+    (the two-pass load drops duplicates before converting)."""
+    body = b"".join(b"%d,2024-01-%02d\n" % (i, i % 28 + 1) for i in range(1500))
+    bad = b"77,2024-02-30\n"  # the shape of a date (the column stays a date column), no real day
+    path = H.write(tmp_path, "bad.csv", b"id,day\n" + body + bad + b"5,2024-01-06\n" + bad + bad)
+    single, two = _single_and_two(path, tmp_path, IngestOptions(chunk_rows=500))
+    assert (single.single_pass, single.single_pass_dedup) == (True, True)
+    _assert_same_as_two_pass(single, two)
+    # Lines: header 1, rows 2..1501, bad 1502, repeat of id 5 on 1503, bad again 1504 and 1505.
+    assert single.receipt.rejected_line_numbers == [1502]
+    assert single.receipt.duplicates_removed == 3
+    assert single.receipt.rows_loaded == 1500
+
+
+def test_rows_sharing_a_hash_but_not_their_values_go_to_the_two_pass_load(tmp_path, monkeypatch):
+    """Every row hashed alike (a forced collision): reading the rows back shows they differ, so the
+    two-pass load (which compares whole rows within a hash) decides; only equal rows are duplicates."""
+    from datasets.ingest import load
+
+    def same_hash(con, width, columns=None):
+        return lambda batch: pa.array([7] * batch.num_rows, pa.uint64())
+
+    monkeypatch.setattr(load, "_row_hasher", same_hash)
+    body = b"".join(b"%d,%s\n" % (i % 300, b"xy"[i % 2 : i % 2 + 1]) for i in range(1200))
+    path = H.write(tmp_path, "collide.csv", b"id,tag\n" + body)
+    single = ingest_file(path, out_dir=tmp_path / "single", options=IngestOptions(chunk_rows=500))
+    assert (single.single_pass, single.single_pass_abandoned) == (False, "rows with equal hashes but different values")
+    # (i % 300, i % 2) repeats with period 300 (300 is even): 300 distinct rows of 1,200.
+    assert (single.receipt.duplicates_removed, single.receipt.rows_loaded) == (900, 300)
+    assert pq.read_table(single.parquet_path).column("id").to_pylist() == list(range(300))
+
+
+def test_duplicates_in_a_file_with_infinities_fall_back(tmp_path):
+    body = b"".join(b"%d,%d.5\n" % (i, i) for i in range(1500))
+    path = H.write(tmp_path, "inf.csv", b"id,x\n" + body + b"1500,inf\n" + b"3,3.5\n")
+    single, two = _single_and_two(path, tmp_path, IngestOptions(chunk_rows=500))
+    assert (single.single_pass, single.single_pass_abandoned) == (
+        False,
+        "repeated rows in a file with non-finite values",
+    )
+    _assert_same_as_two_pass(single, two)
+    assert single.receipt.duplicates_removed == 1
+
+
+def test_too_many_repeated_rows_fall_back(tmp_path, monkeypatch):
+    from datasets.ingest import load
+
+    path, repeat_lines = _with_repeats(tmp_path, 3_000, 100)
+    monkeypatch.setattr(load, "SINGLE_PASS_MAX_REPEATED", 10)
+    single, two = _single_and_two(path, tmp_path, IngestOptions(chunk_rows=1000))
+    assert (single.single_pass, single.single_pass_abandoned) == (False, "too many repeated rows")
+    _assert_same_as_two_pass(single, two)
+    assert single.receipt.duplicates_removed == len(repeat_lines) == 30
 
 
 def test_single_pass_generated_files_with_mapping(tmp_path):
@@ -321,12 +416,12 @@ def test_single_pass_too_many_invalid_values_falls_back(tmp_path, monkeypatch):
     assert single.receipt.rejected_line_numbers == [12, 13, 14]
 
 
-def test_key_column_repeating_later_falls_back(tmp_path):
-    """Only "id" is all distinct in the first chunk, so only it is hashed; it repeats later
-    (rows 2,000.. reuse ids 0..) without any duplicate row: the two passes decide exactly."""
+def test_key_column_repeating_later_is_no_duplicate(tmp_path):
+    """The id is all distinct in the first chunk and repeats later (rows 2,000.. reuse ids 0..)
+    without any duplicate row: every row is hashed whole, so nothing repeats."""
     body = b"".join(b"%d,%s\n" % (i % 2000, b"ab"[i // 2000 : i // 2000 + 1]) for i in range(3000))
     path = H.write(tmp_path, "ids.csv", b"id,group\n" + body)
     single, two = _single_and_two(path, tmp_path, IngestOptions(chunk_rows=1000))
-    assert (single.single_pass, single.single_pass_abandoned) == (False, "repeated rows or key values")
+    assert (single.single_pass, single.single_pass_abandoned, single.single_pass_dedup) == (True, None, False)
     _assert_same_as_two_pass(single, two)
     assert (single.receipt.duplicates_found, single.receipt.rows_loaded) == (0, 3000)
