@@ -30,8 +30,10 @@ from analytics.engine import (
 )
 from analytics.engine.adapter import source_for_version
 from analytics.engine.filters import IN, NOT_IN, RANGE, FilterSet
+from analytics.engine.metrics import first_visit_inputs
 from analytics.engine.query import BUCKETS
 from analytics.engine.schema import BOOLEAN, TEXT, Source
+from analytics.engine.series import new_vs_returning_over_time, top_values
 from datasets.models import Dataset, DatasetVersion, Kind
 from workspaces.models import Workspace
 
@@ -177,20 +179,6 @@ def dashboard_format(raw: str) -> str:
 
 
 # --- filter panel --------------------------------------------------------------------------------
-def _value_counts(source: Source, column: str, *, workspace_id: int, limit: int) -> list[tuple[object, int]]:
-    """(value, rows) over the whole version, most frequent first; `limit + 1` rows at most so the
-    caller can tell a low-cardinality column from a high one. Cached by the engine per version."""
-    query = Query(
-        source=source,
-        measures=(Measure("count", label="count"),),
-        group_by=(GroupBy(column),),
-        sort=("-count",),
-        limit=limit + 2,  # + the missing-value group
-    )
-    rows = execute(query, workspace_id=workspace_id).rows
-    return [(value, n) for value, n in rows if value is not None][: limit + 1]
-
-
 def _label(value) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
@@ -217,6 +205,13 @@ def filter_panel(*, source: Source, filters: FilterSet, workspace_id: int) -> li
     for column in source.columns:
         if column not in ordered and column.field not in NEVER_FILTER_FIELDS and column.type in (TEXT, BOOLEAN):
             ordered.append(column)
+    limits = {
+        c.name: MAX_FIELD_OPTIONS if c.field in FILTER_FIELDS else MAX_CUSTOM_OPTIONS
+        for c in ordered
+        if not (c.is_temporal or c.is_numeric)
+    }
+    # Every multi-select's counts in two scans of the file (not one group-by per column).
+    all_counts = top_values(source, limits, workspace_id=workspace_id)
     panel = []
     for column in ordered:
         active = filters.on_column(column.name)
@@ -233,10 +228,8 @@ def filter_panel(*, source: Source, filters: FilterSet, workspace_id: int) -> li
                 }
             )
             continue
-        canonical = column.field in FILTER_FIELDS
-        limit = MAX_FIELD_OPTIONS if canonical else MAX_CUSTOM_OPTIONS
-        counts = _value_counts(source, column.name, workspace_id=workspace_id, limit=limit)
-        if len(counts) > limit:
+        counts = all_counts[column.name]
+        if counts is None:
             continue  # not categorical: one value per row or close to it
         # Canonical text of the selected values ("yes" in a URL is "true" for a boolean column).
         selected = {v for f in active if f.op == IN for v in f.canonical(source)[2]}
@@ -362,12 +355,27 @@ def _chart(key: str, title: str, field_name: str, series, *, column: str | None)
     }
 
 
+NEW_VS_RETURNING_COLUMN = "Visits per period, split by the values of the new/returning column."
+
+
 def _new_vs_returning_series(source: Source, *, workspace_id: int, grain: str, filters: FilterSet) -> dict:
-    """Visits per period split by the new/returning column (the engine groups by both)."""
+    """Visits per period split by the new/returning column (the engine groups by both), or, without
+    one, by each visitor key's first visit date (the KPI's definition, see metrics.py)."""
     date = next((c for f in DATE_FIELDS if (c := source.by_field(f)) is not None), None)
     flag = source.by_field("new_returning")
+    if flag is None and first_visit_inputs(source) is not None:
+        derived = new_vs_returning_over_time(source, workspace_id=workspace_id, grain=grain, filters=filters)
+        points = list(derived.points)
+        return {
+            "key": "new_vs_returning",
+            "title": "New vs returning",
+            "missing": "" if points else "No values in the data shown",
+            "series": derived.to_dict(),
+            "definition": derived.extra["definition"],
+            "figure": charts.stacked_time_figure(points, grain=grain, legend_title="visitor") if points else None,
+        }
     if date is None or flag is None:
-        missing = "No date column" if date is None else "No new/returning column"
+        missing = "No date column" if date is None else "No new/returning column or visitor key"
         return {"key": "new_vs_returning", "title": "New vs returning", "missing": missing, "series": None}
     query = Query(
         source=source,
@@ -387,6 +395,7 @@ def _new_vs_returning_series(source: Source, *, workspace_id: int, grain: str, f
         "title": "New vs returning",
         "missing": "" if points else "No values in the data shown",
         "series": series,
+        "definition": NEW_VS_RETURNING_COLUMN,
         "figure": charts.stacked_time_figure(points, grain=grain, legend_title=flag.name) if points else None,
     }
 

@@ -78,7 +78,16 @@ DEFINITIONS = {
     "visitors_unique": "Unique visitors: distinct visitor keys.",
     "repeat_visitor_rate": "Repeat visitor rate = visitor keys seen on ≥ 2 rows / distinct visitor keys.",
     "new_vs_returning_column": "Returning share = rows marked returning / rows with a new/returning value.",
-    "new_vs_returning_key": "Returning share = visits after each visitor key's first / visits with a visitor key.",
+    "new_vs_returning_key": (
+        "Returning share = visits after each visitor key's first / visits with a visitor key "
+        "(no date column: each key's first row in the data shown is new, its other rows returning)."
+    ),
+    "new_vs_returning_first_date": (
+        "Returning share = returning visits / visits with a visitor key and a date. A visitor key's first "
+        "visit date is its earliest date over all rows of the dataset version, not only the rows shown; "
+        "every visit on that date is new, every later visit returning. So filtering to a later period "
+        "shows visitors first seen before it as returning."
+    ),
     "gender_split": "Gender split: share of records per gender value (missing values left out).",
     "top_state": "Top state: the state with the most records.",
     "top_income_range": "Top income range: the income range with the most records.",
@@ -187,21 +196,53 @@ def value_counts(source: Source, column: Column, filters: FilterSet) -> list[tup
     return _rows(sql, params)
 
 
-def _split_kpi(source: Source, filters: FilterSet, field_name: str, key: str, label: str) -> KPI:
+def value_counts_many(source: Source, columns: list[Column], filters: FilterSet) -> dict[int, list[tuple[object, int]]]:
+    """`value_counts` of several columns in one scan (GROUPING SETS), keyed by column index."""
+    columns = list({c.index: c for c in columns}.values())
+    if len(columns) <= 1:
+        return {c.index: value_counts(source, c, filters) for c in columns}
+    base, params = _base(source, filters, {f"v{i}": c.ref for i, c in enumerate(columns)})
+    aliases = [f"v{i}" for i in range(len(columns))]
+    flags = ", ".join(f"GROUPING({a})" for a in aliases)
+    sets = ", ".join(f"({a})" for a in aliases)
+    sql = f"SELECT {flags}, {', '.join(aliases)}, count(*) FROM ({base}) GROUP BY GROUPING SETS ({sets})"  # noqa: S608
+    out: dict[int, list] = {c.index: [] for c in columns}
+    width = len(columns)
+    for row in _rows(sql, params):
+        position = row[:width].index(0)
+        value = row[width + position]
+        if value is not None:
+            out[columns[position].index].append((value, row[-1]))
+    for counts in out.values():
+        counts.sort(key=lambda vn: (-vn[1], vn[0]))  # as value_counts: most rows first, ties by value
+    return out
+
+
+def _prefetch_counts(source: Source, filters: FilterSet, field_names: tuple[str, ...]) -> dict[int, list]:
+    return value_counts_many(source, [c for f in field_names if (c := source.by_field(f)) is not None], filters)
+
+
+def _split_kpi(
+    source: Source, filters: FilterSet, field_name: str, key: str, label: str, *, prefetched: dict | None = None
+) -> KPI:
     column = source.by_field(field_name)
     if column is None:
         return _missing(key, label, "split", NEEDS_FIELD.format(label=field_name.replace("_", " ")))
-    counts = value_counts(source, column, filters)
+    counts = (prefetched or {}).get(column.index)
+    counts = value_counts(source, column, filters) if counts is None else counts
     total = sum(n for _, n in counts)
     split = [{"value": v, "count": n, "share": n / total} for v, n in counts]
     return KPI(key, label, split, "split", DEFINITIONS[key], detail={"records": total})
 
 
-def _top_kpi(source: Source, filters: FilterSet, field_name: str, key: str, label: str) -> KPI:
+def _top_kpi(
+    source: Source, filters: FilterSet, field_name: str, key: str, label: str, *, prefetched: dict | None = None
+) -> KPI:
     column = source.by_field(field_name)
     if column is None:
         return _missing(key, label, "text", NEEDS_FIELD.format(label=field_name.replace("_", " ")))
-    counts = value_counts(source, column, filters)
+    counts = (prefetched or {}).get(column.index)
+    counts = value_counts(source, column, filters) if counts is None else counts
     if not counts:
         return _missing(key, label, "text", NEEDS_ROWS)
     total = sum(n for _, n in counts)
@@ -231,31 +272,56 @@ def buyers_kpis(
         "f": refund_expr or "0",
     }
     base, params = _base(buyers, filters, exprs)
-    if f["order_id"] is None or order_ids_unique(buyers, f["order_id"]):
-        # Each row is its own order: no group-by over order ids (the costly part on big files).
-        sql = f"""
-            WITH b AS ({base}),
-            tot AS (SELECT count(*) AS n, sum(r) AS r, sum(f) AS f, count(*) FILTER (WHERE r > 0) AS pos FROM b),
-            pb AS (SELECT count(*) AS n, count(*) FILTER (WHERE n >= 2) AS rep
-                   FROM (SELECT count(*) AS n FROM b WHERE k IS NOT NULL GROUP BY k))
-            SELECT tot.n, tot.r, tot.f, tot.n, tot.pos, pb.n, pb.rep FROM tot, pb
-        """  # noqa: S608 - built from internal aliases
-    else:
-        sql = f"""
-            WITH b AS ({base}),
-            per_order AS (SELECT sum(r) AS r FROM b WHERE o IS NOT NULL GROUP BY o),
-            per_buyer AS (SELECT count(DISTINCT o) + count(*) FILTER (WHERE o IS NULL) AS n
-                          FROM b WHERE k IS NOT NULL GROUP BY k)
-            SELECT (SELECT count(*) FROM b),
-                   (SELECT sum(r) FROM b),
-                   (SELECT sum(f) FROM b),
-                   (SELECT count(*) FROM per_order) + (SELECT count(*) FROM b WHERE o IS NULL),
-                   (SELECT count(*) FROM per_order WHERE r > 0) + (SELECT count(*) FROM b WHERE o IS NULL AND r > 0),
-                   (SELECT count(*) FROM per_buyer),
-                   (SELECT count(*) FROM per_buyer WHERE n >= 2)
-        """  # noqa: S608 - built from internal aliases
-    records, gross, refunds, orders, positive_orders, n_buyers, repeat = _rows(sql, params)[0]
     revenue_missing = _revenue_missing(f["revenue"])
+    one_row_orders = f["order_id"] is None or order_ids_unique(buyers, f["order_id"])
+    ltv_missing, ltv_inputs = _ltv_setup(buyers, f, revenue_missing)
+    ltv = ltv_missing
+    if one_row_orders and ltv_missing is None:
+        # Each row is its own order, and the LTV is computable: one group-by over the buyer keys
+        # serves both the repeat-buyer counts and the LTV cohort (each buyer's first order date).
+        base, params = _base(buyers, filters, {**exprs, "d": ltv_inputs["d"], "net": ltv_inputs["net"]})
+        cutoff = ltv_inputs["cutoff"]
+        sql = f"""
+            WITH b AS ({base}),
+            pk AS MATERIALIZED (SELECT k, count(*) AS n, min(d) AS f0 FROM b WHERE k IS NOT NULL GROUP BY k),
+            tot AS (SELECT count(*) AS n, sum(r) AS r, sum(f) AS f, count(*) FILTER (WHERE r > 0) AS pos FROM b),
+            w AS (SELECT sum(b.net) FILTER (WHERE b.d >= c.f0 AND b.d < c.f0 + {LTV_DAYS}) AS v
+                  FROM pk c JOIN b ON b.k = c.k WHERE c.f0 <= ?)
+            SELECT tot.n, tot.r, tot.f, tot.n, tot.pos, (SELECT count(*) FROM pk),
+                   (SELECT count(*) FROM pk WHERE n >= 2), (SELECT count(*) FROM pk WHERE f0 <= ?), w.v
+            FROM tot, w
+        """  # noqa: S608 - built from internal aliases; LTV_DAYS is our constant
+        *main, ltv_n, ltv_total = _rows(sql, [*params, cutoff, cutoff])[0]
+        records, gross, refunds, orders, positive_orders, n_buyers, repeat = main
+        ltv = _ltv_result(ltv_n, ltv_total, last=ltv_inputs["last"], cutoff=cutoff)
+    else:
+        if one_row_orders:
+            # Each row is its own order: no group-by over order ids (the costly part on big files).
+            sql = f"""
+                WITH b AS ({base}),
+                tot AS (SELECT count(*) AS n, sum(r) AS r, sum(f) AS f, count(*) FILTER (WHERE r > 0) AS pos FROM b),
+                pb AS (SELECT count(*) AS n, count(*) FILTER (WHERE n >= 2) AS rep
+                       FROM (SELECT count(*) AS n FROM b WHERE k IS NOT NULL GROUP BY k))
+                SELECT tot.n, tot.r, tot.f, tot.n, tot.pos, pb.n, pb.rep FROM tot, pb
+            """  # noqa: S608 - built from internal aliases
+        else:
+            sql = f"""
+                WITH b AS ({base}),
+                per_order AS (SELECT sum(r) AS r FROM b WHERE o IS NOT NULL GROUP BY o),
+                per_buyer AS (SELECT count(DISTINCT o) + count(*) FILTER (WHERE o IS NULL) AS n
+                              FROM b WHERE k IS NOT NULL GROUP BY k)
+                SELECT (SELECT count(*) FROM b),
+                       (SELECT sum(r) FROM b),
+                       (SELECT sum(f) FROM b),
+                       (SELECT count(*) FROM per_order) + (SELECT count(*) FROM b WHERE o IS NULL),
+                       (SELECT count(*) FROM per_order WHERE r > 0)
+                           + (SELECT count(*) FROM b WHERE o IS NULL AND r > 0),
+                       (SELECT count(*) FROM per_buyer),
+                       (SELECT count(*) FROM per_buyer WHERE n >= 2)
+            """  # noqa: S608 - built from internal aliases
+        records, gross, refunds, orders, positive_orders, n_buyers, repeat = _rows(sql, params)[0]
+        if ltv is None:  # computable, but not folded into the query above
+            ltv = ltv_kpi(buyers, filters=filters, revenue_missing=revenue_missing)
     kpis = _revenue_kpis(
         gross=_number(gross),
         refunds=None if refund_expr is None else _number(refunds) or 0.0,
@@ -265,17 +331,19 @@ def buyers_kpis(
     )
     kpis.append(KPI("buyer_records", "Total buyers", records, "count", DEFINITIONS["buyer_records"]))
     kpis += _buyer_count_kpis(has_key=f["buyer_key"] is not None, buyers=n_buyers, repeat=repeat)
-    kpis.append(ltv_kpi(buyers, filters=filters, revenue_missing=revenue_missing))
+    kpis.append(ltv)
     kpis.append(cac_kpi(buyers, filters=filters, spend=spend, spend_filters=spend_filters))
     kpis.append(
         conversion_kpi(visitors, visitor_filters=visitor_filters, buyers=buyers, buyer_filters=filters)
         if visitors is not None
         else _missing("conversion_rate", "Conversion rate", "rate", NEEDS_VISITORS, DEFINITIONS["conversion_rate_flag"])
     )
-    kpis.append(_split_kpi(buyers, filters, "gender", "gender_split", "Gender split"))
-    kpis.append(_top_kpi(buyers, filters, "state", "top_state", "Top state"))
-    kpis.append(_top_kpi(buyers, filters, "income_range", "top_income_range", "Top income range"))
-    kpis.append(_top_kpi(buyers, filters, "age_range", "top_age_range", "Most common age range"))
+    # The four categorical KPIs' counts in one scan.
+    counts = _prefetch_counts(buyers, filters, ("gender", "state", "income_range", "age_range"))
+    kpis.append(_split_kpi(buyers, filters, "gender", "gender_split", "Gender split", prefetched=counts))
+    kpis.append(_top_kpi(buyers, filters, "state", "top_state", "Top state", prefetched=counts))
+    kpis.append(_top_kpi(buyers, filters, "income_range", "top_income_range", "Top income range", prefetched=counts))
+    kpis.append(_top_kpi(buyers, filters, "age_range", "top_age_range", "Most common age range", prefetched=counts))
     return Report(tuple(kpis))
 
 
@@ -339,12 +407,22 @@ def _buyer_count_kpis(*, has_key: bool, buyers: int, repeat: int) -> list[KPI]:
 _unique_order_ids: dict[str, bool] = {}
 
 
+def unique_memo_key(source: Source, column: Column) -> str:
+    return f"{source.fingerprint()}:{column.index}"
+
+
+def keys_unique(source: Source, column: Column) -> bool:
+    """Whether no two rows of the whole file share a value of `column` (a key): the same exact,
+    memoised test as `order_ids_unique`. Then every filtered subset has one row per key too."""
+    return order_ids_unique(source, column)
+
+
 def order_ids_unique(source: Source, column: Column) -> bool:
     """Whether no two rows of the whole file share an order id (then any filtered subset is an
     order per row too). Exact: equal ids hash equally, so as many distinct hashes as ids proves
     the ids distinct; fewer (a duplicate, or a hash collision) means the general path. Memoised
     per file fingerprint: versions are immutable."""
-    key = f"{source.fingerprint()}:{column.index}"
+    key = unique_memo_key(source, column)
     if key not in _unique_order_ids:
         base, params = _base(source, FilterSet(), {"o": _key_expr(column)}, filtered=False)
         sql = f"SELECT count(DISTINCT hash(o)) = count(o) FROM ({base}) WHERE o IS NOT NULL"  # noqa: S608
@@ -358,41 +436,60 @@ def _buyer_fields(source: Source) -> dict[str, Column | None]:
     return {name: source.by_field(name) for name in ("buyer_key", "order_id", "order_date", "revenue", "refund")}
 
 
-def ltv_kpi(buyers: Source, *, filters: FilterSet, revenue_missing: str | None = None) -> KPI:
+def _ltv_setup(buyers: Source, f: dict, revenue_missing: str | None) -> tuple[KPI | None, dict]:
+    """The LTV's missing-input KPI, or None and its inputs: the date and net expressions, the
+    dataset's last order date (over all rows) and the cohort cut-off."""
     label = "90-day LTV"
-    f = _buyer_fields(buyers)
     if revenue_missing or f["revenue"] is None:
-        return _missing("ltv_90", label, "money", revenue_missing or NEEDS_REVENUE)
+        return _missing("ltv_90", label, "money", revenue_missing or NEEDS_REVENUE), {}
     if f["buyer_key"] is None:
-        return _missing("ltv_90", label, "money", NEEDS_BUYER_KEY)
+        return _missing("ltv_90", label, "money", NEEDS_BUYER_KEY), {}
     if f["order_date"] is None:
-        return _missing("ltv_90", label, "money", NEEDS_ORDER_DATE)
+        return _missing("ltv_90", label, "money", NEEDS_ORDER_DATE), {}
     date_expr = f"CAST({f['order_date'].ref} AS DATE)"
     everything, all_params = _base(buyers, FilterSet(), {"d": date_expr}, filtered=False)
     last = _rows(f"SELECT max(d) FROM ({everything})", all_params)[0][0]  # noqa: S608
     if last is None:
-        return _missing("ltv_90", label, "money", NEEDS_ORDER_DATE)
-    cutoff = last - dt.timedelta(days=LTV_DAYS)
+        return _missing("ltv_90", label, "money", NEEDS_ORDER_DATE), {}
     revenue = f["revenue"].ref
     refund = _refund_expr(f["refund"], revenue) or "0"
-    base, params = _base(
-        buyers, filters, {"k": _key_expr(f["buyer_key"]), "d": date_expr, "net": f"coalesce({revenue}, 0) - ({refund})"}
-    )
+    return None, {
+        "d": date_expr,
+        "net": f"coalesce({revenue}, 0) - ({refund})",
+        "last": last,
+        "cutoff": last - dt.timedelta(days=LTV_DAYS),
+    }
+
+
+def _ltv_result(n: int, window_total, *, last: dt.date, cutoff: dt.date) -> KPI:
+    """The LTV from the cohort size and the sum of its buyers' net amounts inside their windows.
+
+    The mean of the per-buyer sums is that total / the number of cohort buyers (a buyer whose
+    window holds no net amount adds 0), so no second group-by per buyer is needed."""
+    detail = {"buyers": n, "last_order_date": last.isoformat(), "cohort_first_order_on_or_before": cutoff.isoformat()}
+    if not n:
+        return _missing("ltv_90", "90-day LTV", "money", NEEDS_LTV_COHORT, **detail)
+    # A decimal sum is exact: divide it before the one rounding to float.
+    mean = float(window_total / n) if isinstance(window_total, Decimal) else (window_total or 0.0) / n
+    return KPI("ltv_90", "90-day LTV", mean, "money", DEFINITIONS["ltv_90"], detail=detail)
+
+
+def ltv_kpi(buyers: Source, *, filters: FilterSet, revenue_missing: str | None = None) -> KPI:
+    f = _buyer_fields(buyers)
+    missing, inputs = _ltv_setup(buyers, f, revenue_missing)
+    if missing is not None:
+        return missing
+    base, params = _base(buyers, filters, {"k": _key_expr(f["buyer_key"]), "d": inputs["d"], "net": inputs["net"]})
     sql = f"""
         WITH b AS ({base}),
         firsts AS (SELECT k, min(d) AS f0 FROM b WHERE k IS NOT NULL AND d IS NOT NULL GROUP BY k),
-        cohort AS (SELECT k, f0 FROM firsts WHERE f0 <= ?),
-        per_buyer AS (
-            SELECT c.k, coalesce(sum(b.net) FILTER (WHERE b.d >= c.f0 AND b.d < c.f0 + {LTV_DAYS}), 0) AS v
-            FROM cohort c JOIN b ON b.k = c.k GROUP BY c.k
-        )
-        SELECT count(*), avg(v) FROM per_buyer
+        cohort AS (SELECT k, f0 FROM firsts WHERE f0 <= ?)
+        SELECT (SELECT count(*) FROM cohort),
+               sum(b.net) FILTER (WHERE b.d >= c.f0 AND b.d < c.f0 + {LTV_DAYS})
+        FROM cohort c JOIN b ON b.k = c.k
     """  # noqa: S608 - internal aliases; LTV_DAYS is our constant
-    n, mean = _rows(sql, [*params, cutoff])[0]
-    detail = {"buyers": n, "last_order_date": last.isoformat(), "cohort_first_order_on_or_before": cutoff.isoformat()}
-    if not n:
-        return _missing("ltv_90", label, "money", NEEDS_LTV_COHORT, **detail)
-    return KPI("ltv_90", label, _number(mean), "money", DEFINITIONS["ltv_90"], detail=detail)
+    n, window_total = _rows(sql, [*params, inputs["cutoff"]])[0]
+    return _ltv_result(n, window_total, last=inputs["last"], cutoff=inputs["cutoff"])
 
 
 def cac_kpi(
@@ -517,8 +614,11 @@ def conversion_kpi(
     visitor_filters: FilterSet | None = None,
     buyers: Source | None = None,
     buyer_filters: FilterSet | None = None,
+    flag_counts: tuple[int, int] | None = None,
 ) -> KPI:
-    """Matched buyers / visitors when both sides have keys; else the visitors file's converted flag."""
+    """Matched buyers / visitors when both sides have keys; else the visitors file's converted flag.
+
+    `flag_counts`: (rows, converted rows) under `visitor_filters`, when the caller already has them."""
     label = "Conversion rate"
     if visitors is None:
         return _missing("conversion_rate", label, "rate", NEEDS_VISITORS, DEFINITIONS["conversion_rate_flag"])
@@ -571,8 +671,10 @@ def conversion_kpi(
     converted = visitors.by_field("converted")
     if converted is None or converted.type != BOOLEAN:
         return _missing("conversion_rate", label, "rate", NEEDS_CONVERSION_INPUT, DEFINITIONS["conversion_rate_flag"])
-    base, params = _base(visitors, visitor_filters, {"c": converted.ref})
-    rows, conv = _rows(f"SELECT count(*), count(*) FILTER (WHERE c) FROM ({base})", params)[0]  # noqa: S608
+    if flag_counts is None:
+        base, params = _base(visitors, visitor_filters, {"c": converted.ref})
+        flag_counts = _rows(f"SELECT count(*), count(*) FILTER (WHERE c) FROM ({base})", params)[0]  # noqa: S608
+    rows, conv = flag_counts
     detail = {"method": "flag", "visitors": rows, "converted": conv}
     if not rows:
         return _missing("conversion_rate", label, "rate", NEEDS_ROWS, DEFINITIONS["conversion_rate_flag"], **detail)
@@ -583,16 +685,63 @@ def conversion_kpi(
 RETURNING_WORDS = ("return", "repeat", "existing")
 
 
+def _visitor_scan(visitors: Source, filters: FilterSet, key: Column | None) -> dict:
+    """One filtered scan for the visitors KPIs: rows, rows with a key, converted rows, and the
+    new/returning and gender value counts (GROUPING SETS: the grand total plus one set per column)."""
+    converted = visitors.by_field("converted")
+    flag = converted is not None and converted.type == BOOLEAN
+    columns = [c for f in ("new_returning", "gender") if (c := visitors.by_field(f)) is not None]
+    columns = list({c.index: c for c in columns}.values())
+    exprs = {"k": _key_expr(key), "c": converted.ref if flag else "CAST(NULL AS BOOLEAN)"}
+    exprs.update({f"v{i}": c.ref for i, c in enumerate(columns)})
+    base, params = _base(visitors, filters, exprs)
+    aliases = [f"v{i}" for i in range(len(columns))]
+    flags = "".join(f"GROUPING({a}), " for a in aliases)
+    values = "".join(f"{a}, " for a in aliases)
+    sets = ", ".join(["()", *(f"({a})" for a in aliases)])
+    sql = (
+        f"SELECT {flags}{values}count(*), count(k), count(*) FILTER (WHERE c) FROM ({base}) "  # noqa: S608
+        f"GROUP BY GROUPING SETS ({sets})"
+    )
+    width = len(aliases)
+    out = {"total": 0, "keyed": 0, "converted": 0, "counts": {c.index: [] for c in columns}}
+    for row in _rows(sql, params):
+        n, keyed, conv = row[-3:]
+        if all(row[:width]):  # the grand total
+            out.update(total=n, keyed=keyed, converted=conv)
+            continue
+        position = row[:width].index(0)
+        value = row[width + position]
+        if value is not None:
+            out["counts"][columns[position].index].append((value, n))
+    for counts in out["counts"].values():
+        counts.sort(key=lambda vn: (-vn[1], vn[0]))  # as value_counts: most rows first, ties by value
+    out["flag_counts"] = (out["total"], out["converted"]) if flag else None
+    return out
+
+
 def visitors_kpis(visitors: Source, *, filters: FilterSet | None = None) -> Report:
     filters = filters or FilterSet()
     key = visitors.by_field("visitor_key")
-    base, params = _base(visitors, filters, {"k": _key_expr(key)})
-    sql = f"""
-        WITH v AS ({base}), per_key AS (SELECT count(*) AS n FROM v WHERE k IS NOT NULL GROUP BY k)
-        SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM v WHERE k IS NOT NULL),
-               (SELECT count(*) FROM per_key), (SELECT count(*) FROM per_key WHERE n >= 2)
-    """  # noqa: S608 - internal aliases
-    total, keyed, unique, repeat = _rows(sql, params)[0]
+    scan = _visitor_scan(visitors, filters, key)
+    total, keyed = scan["total"], scan["keyed"]
+    if key is None or keys_unique(visitors, key):
+        # One row per key in the whole file (memoised per version): no group-by over the keys.
+        unique, repeat = keyed, 0
+    else:
+        base, params = _base(visitors, filters, {"k": _key_expr(key)})
+        sql = f"""
+            SELECT count(*), count(*) FILTER (WHERE n >= 2)
+            FROM (SELECT count(*) AS n FROM ({base}) WHERE k IS NOT NULL GROUP BY k)
+        """  # noqa: S608 - internal aliases
+        unique, repeat = _rows(sql, params)[0]
+    return _visitors_report(visitors, filters, total=total, keyed=keyed, unique=unique, repeat=repeat, scan=scan)
+
+
+def _visitors_report(
+    visitors: Source, filters: FilterSet, *, total: int, keyed: int, unique: int, repeat: int, scan: dict
+):
+    key = visitors.by_field("visitor_key")
     kpis = [KPI("visitors_total", "Visitors", total, "count", DEFINITIONS["visitors_total"])]
     if key is None:
         kpis.append(_missing("visitors_unique", "Unique visitors", "count", NEEDS_VISITOR_KEY))
@@ -610,17 +759,61 @@ def visitors_kpis(visitors: Source, *, filters: FilterSet | None = None) -> Repo
                 detail={"repeat_visitors": repeat, "visitors": unique},
             )
         )
-    kpis.append(_new_vs_returning(visitors, filters, keyed=keyed, unique=unique))
-    kpis.append(_split_kpi(visitors, filters, "gender", "gender_split", "Gender split"))
-    kpis.append(conversion_kpi(visitors, visitor_filters=filters))
+    counts = scan["counts"]
+    kpis.append(_new_vs_returning(visitors, filters, keyed=keyed, unique=unique, prefetched=counts))
+    kpis.append(_split_kpi(visitors, filters, "gender", "gender_split", "Gender split", prefetched=counts))
+    kpis.append(conversion_kpi(visitors, visitor_filters=filters, flag_counts=scan["flag_counts"]))
     return Report(tuple(kpis))
 
 
-def _new_vs_returning(visitors: Source, filters: FilterSet, *, keyed: int, unique: int) -> KPI:
+VISIT_KEY_FIELDS = ("visitor_key", "email")
+VISIT_DATE_FIELDS = ("order_date", "event_date", "lead_date", "start_time")  # series.DATE_FIELDS order
+
+
+def first_visit_inputs(source: Source) -> tuple[Column, Column] | None:
+    """(visitor key, date) columns that classify visits as new or returning without a
+    new/returning column; None when either is missing."""
+    key = next((c for f in VISIT_KEY_FIELDS if (c := source.by_field(f)) is not None), None)
+    date = next((c for f in VISIT_DATE_FIELDS if (c := source.by_field(f)) is not None and c.is_temporal), None)
+    return None if key is None or date is None else (key, date)
+
+
+def first_visit_sql(source: Source, filters: FilterSet, *, bucket: str | None = None) -> tuple[str, list]:
+    """`SELECT [period,] new, returning` over the filtered visits with a key and a date.
+
+    A key's first visit date is its earliest calendar day over ALL rows of the version (one
+    group-by on the unfiltered file); a visit on that day is new, a later one returning.
+    `bucket` (an allowlisted date_trunc part) groups by period, ordered by period.
+    """
+    inputs = first_visit_inputs(source)
+    if inputs is None:
+        raise ValueError("needs a visitor key and a date column")
+    if bucket is not None and bucket not in ("day", "week", "month"):
+        raise ValueError(f"unknown bucket {bucket!r}")
+    key, date = inputs
+    exprs = {"k": _key_expr(key), "d": f"CAST({date.ref} AS DATE)"}
+    everything, all_params = _base(source, FilterSet(), exprs, filtered=False)
+    shown, params = _base(source, filters, exprs)
+    counts = "count(*) FILTER (WHERE v.d = f.f0) AS n_new, count(*) FILTER (WHERE v.d > f.f0) AS n_ret"
+    period = f"CAST(date_trunc('{bucket}', v.d) AS DATE)" if bucket else None
+    select = f"{period} AS p, {counts}" if period else counts
+    sql = f"""
+        WITH f AS (SELECT k, min(d) AS f0 FROM ({everything}) WHERE k IS NOT NULL AND d IS NOT NULL GROUP BY k)
+        SELECT {select} FROM ({shown}) v JOIN f ON v.k = f.k WHERE v.d IS NOT NULL
+    """  # noqa: S608 - internal aliases; `bucket` is checked against the engine's allowlist by callers
+    if period:
+        sql += " GROUP BY p ORDER BY p"
+    return sql, all_params + params
+
+
+def _new_vs_returning(
+    visitors: Source, filters: FilterSet, *, keyed: int, unique: int, prefetched: dict | None = None
+) -> KPI:
     label = "Returning visitors"
     column = visitors.by_field("new_returning")
     if column is not None:
-        counts = value_counts(visitors, column, filters)
+        counts = (prefetched or {}).get(column.index)
+        counts = value_counts(visitors, column, filters) if counts is None else counts
         returning = sum(n for v, n in counts if _is_returning(v))
         total = sum(n for _, n in counts)
         detail = {"method": "column", "new": total - returning, "returning": returning}
@@ -631,6 +824,14 @@ def _new_vs_returning(visitors: Source, filters: FilterSet, *, keyed: int, uniqu
         return KPI(
             "new_vs_returning", label, returning / total, "rate", DEFINITIONS["new_vs_returning_column"], detail=detail
         )
+    if first_visit_inputs(visitors) is not None:
+        sql, params = first_visit_sql(visitors, filters)
+        new, returning = _rows(sql, params)[0]
+        definition = DEFINITIONS["new_vs_returning_first_date"]
+        detail = {"method": "first_visit_date", "new": new, "returning": returning}
+        if not new + returning:
+            return _missing("new_vs_returning", label, "rate", NEEDS_ROWS, definition, **detail)
+        return KPI("new_vs_returning", label, returning / (new + returning), "rate", definition, detail=detail)
     if visitors.by_field("visitor_key") is None:
         return _missing(
             "new_vs_returning",

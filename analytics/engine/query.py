@@ -130,6 +130,7 @@ class Query:
     sort: tuple[Sort, ...] = ()
     limit: int | None = None
     offset: int = 0
+    as_text: bool = False  # row queries only: every selected value cast to text (what a search matches)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "measures", tuple(self.measures))
@@ -162,7 +163,8 @@ class Query:
             order.append(f"{source.column(s.key).ref} {'DESC' if s.descending else 'ASC'} NULLS LAST")
         # Ties keep file order, so pages never overlap or skip rows.
         order.append("filename ASC, file_row_number ASC")
-        sql = f"SELECT {', '.join(c.ref for c in columns)} FROM {relation} WHERE {where} ORDER BY {', '.join(order)}"  # noqa: S608 - identifiers are internal aliases
+        refs = [f"CAST({c.ref} AS VARCHAR)" if self.as_text else c.ref for c in columns]
+        sql = f"SELECT {', '.join(refs)} FROM {relation} WHERE {where} ORDER BY {', '.join(order)}"  # noqa: S608 - identifiers are internal aliases
         sql, params = self._page(sql, params)
         return Compiled(sql, params, tuple(names))
 
@@ -209,6 +211,7 @@ class Query:
             "sort": [(s.key, s.descending) for s in self.sort],
             "limit": self.limit,
             "offset": self.offset,
+            **({"as_text": True} if self.as_text else {}),
         }
 
 

@@ -9,10 +9,11 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .cache import ResultCache
+from .cache import ResultCache, cached
 from .filters import FilterSet
+from .metrics import DEFINITIONS, first_visit_inputs, first_visit_sql
 from .query import BUCKETS, COUNT, COUNT_TRUE, SUM, GroupBy, Measure, Query, execute
-from .schema import BOOLEAN, Source
+from .schema import BOOLEAN, Source, connection
 
 TOP_N = 15
 OTHER = "Other"
@@ -178,3 +179,114 @@ def distributions(
         else:
             out[name] = distribution(source, column.name, workspace_id=workspace_id, filters=filters, cache=cache)
     return out
+
+
+NEW = "New"
+RETURNING = "Returning"
+
+
+def new_vs_returning_over_time(
+    source: Source,
+    *,
+    workspace_id: int,
+    grain: str = "day",
+    filters: FilterSet | None = None,
+    cache: ResultCache | None = None,
+) -> Series:
+    """Visits per period split into new and returning without a new/returning column, by the
+    visitor key's first visit date (the `new_vs_returning` KPI's definition, in one query)."""
+    GroupBy("x", grain)  # the grain against the allowlist
+    key = f"new_vs_returning_{grain}"
+    if first_visit_inputs(source) is None:
+        return Series(key, missing="needs a visitor key and a date column")
+    filters = filters or FilterSet()
+    sql, params = first_visit_sql(source, filters, bucket=BUCKETS[grain])
+
+    def compute() -> tuple:
+        return tuple(connection().execute(sql, params).fetchall())
+
+    rows = cached(
+        cache=cache,
+        workspace_id=workspace_id,
+        fingerprints=[source.fingerprint()],
+        kind="new_vs_returning",
+        payload={"filters": filters.canonical(source), "grain": grain},
+        compute=compute,
+    )
+    points = []
+    for period, new, returning in rows:
+        points.append({"period": period.isoformat(), "value": NEW, "count": new})
+        points.append({"period": period.isoformat(), "value": RETURNING, "count": returning})
+    return Series(
+        key,
+        tuple(points),
+        extra={"grain": grain, "method": "first_visit_date", "definition": DEFINITIONS["new_vs_returning_first_date"]},
+    )
+
+
+PREFIX_ROWS = 20_000
+
+
+def top_values(
+    source: Source,
+    limits: dict[str, int],
+    *,
+    workspace_id: int,
+    cache: ResultCache | None = None,
+) -> dict[str, list[tuple[object, int]] | None]:
+    """For each column named in `limits`: its non-missing values with their row counts over the
+    whole version, most frequent first (ties by value), at most `limit + 1` of them; None when the
+    column has more than `limit + 1` distinct values (not categorical).
+
+    Two scans whatever the number of columns, instead of one group-by per column: the first
+    `PREFIX_ROWS` rows rule out the columns with too many distinct values already there (a subset
+    never has more distinct values than the whole, so this is exact), then one GROUPING SETS pass
+    counts the rest. Cached per version (no filters: the filter panel's counts).
+    """
+    names = list(dict.fromkeys(limits))
+    if not names:
+        return {}
+    columns = [source.column(n) for n in names]
+
+    def compute() -> dict:
+        relation, params = source.relation()
+        refs = [c.ref for c in columns]
+        distinct = ", ".join(f"count(DISTINCT {r})" for r in refs)
+        sql = f"SELECT {distinct} FROM (SELECT {', '.join(refs)} FROM {relation} LIMIT ?)"  # noqa: S608 - aliases
+        seen = connection().execute(sql, [*params, PREFIX_ROWS]).fetchone()
+        out: dict[str, list | None] = {}
+        kept = []
+        for name, column, n in zip(names, columns, seen, strict=True):
+            if n > limits[name]:
+                out[name] = None
+            else:
+                kept.append((name, column))
+        if kept:
+            refs = [c.ref for _, c in kept]
+            flags = ", ".join(f"GROUPING({r})" for r in refs)
+            sets = ", ".join(f"({r})" for r in dict.fromkeys(refs))
+            sql = (
+                f"SELECT {flags}, {', '.join(refs)}, count(*) FROM {relation} "  # noqa: S608 - internal aliases
+                f"GROUP BY GROUPING SETS ({sets})"
+            )
+            width = len(refs)
+            per_ref: dict[str, list] = {r: [] for r in refs}
+            for row in connection().execute(sql, params).fetchall():
+                index = row[:width].index(0)
+                value = row[width + index]
+                if value is not None:
+                    per_ref[refs[index]].append((value, row[-1]))
+            for name, column in kept:
+                counts = sorted(per_ref[column.ref], key=lambda vn: (-vn[1], vn[0]))
+                limit = limits[name]
+                out[name] = counts[: limit + 1] if len(counts) <= limit else None
+        return out
+
+    return cached(
+        cache=cache,
+        workspace_id=workspace_id,
+        fingerprints=[source.fingerprint()],
+        kind="top_values",
+        payload=sorted(limits.items()),
+        compute=compute,
+    )

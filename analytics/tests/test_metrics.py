@@ -346,3 +346,192 @@ def test_conversion_without_any_matching_key_falls_back_to_the_converted_flag(tm
     conversion = buyers_kpis(buyers, visitors=_visitors(tmp_path, "email"))["conversion_rate"]
     assert conversion.detail["method"] == "flag"
     assert conversion.value == pytest.approx(2 / 9)
+
+
+# --- new vs returning without a new/returning column ---------------------------------------------
+# A visit is new on its key's first visit date over ALL rows of the version, returning after it.
+#
+#   visitor day         channel   first date   class
+#   a       2024-01-01  Email     2024-01-01   new
+#   a       2024-01-01  Search    2024-01-01   new   (same first day: every visit that day is new)
+#   a       2024-01-05  Email                  returning
+#   b       2024-01-03  Email     2024-01-03   new
+#   b       2024-02-01  Search                 returning
+#   c       2024-02-02  Email     2024-02-02   new
+#   -       2024-02-03  Email     (no key: not counted)
+#   d       -           Email     (no date: not counted)
+#   a       2024-02-10  Search                 returning
+#   c       2024-02-02  Search                 new
+FIRST_VISIT_CSV = """visitor,day,channel
+a,2024-01-01,Email
+a,2024-01-01,Search
+a,2024-01-05,Email
+b,2024-01-03,Email
+b,2024-02-01,Search
+c,2024-02-02,Email
+,2024-02-03,Email
+d,,Email
+a,2024-02-10,Search
+c,2024-02-02,Search
+"""
+FIRST_VISIT_SCHEMA = [("visitor", "text", "visitor_key"), ("day", "date", "event_date"), ("channel", "text", "channel")]
+
+
+def _first_visit_frame():
+    import pandas as pd
+
+    frame = pd.read_csv(__import__("io").StringIO(FIRST_VISIT_CSV), parse_dates=["day"])
+    firsts = frame.dropna(subset=["visitor", "day"]).groupby("visitor")["day"].min()  # over ALL rows
+    frame["first"] = frame["visitor"].map(firsts)
+    known = frame.dropna(subset=["visitor", "day"]).copy()
+    known["kind"] = ["New" if d == f else "Returning" for d, f in zip(known["day"], known["first"], strict=True)]
+    return known
+
+
+@pytest.fixture
+def first_visits(tmp_path):
+    return source_from_csv(tmp_path, "first_visits", FIRST_VISIT_CSV, FIRST_VISIT_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("filters", "keep", "by_hand"),
+    [
+        (FilterSet(), lambda f: f, (5, 3)),
+        (FilterSet((Filter("channel", "in", ("Search",)),)), lambda f: f[f["channel"] == "Search"], (2, 2)),
+        # Filtered to February: a and b were first seen in January, so they stay returning.
+        (
+            FilterSet((Filter("day", "range", ("2024-02-01", None)),)),
+            lambda f: f[f["day"] >= "2024-02-01"],
+            (2, 2),
+        ),
+    ],
+)
+def test_new_vs_returning_kpi_by_first_visit_date(first_visits, filters, keep, by_hand):
+    kept = keep(_first_visit_frame())
+    new, returning = (kept["kind"] == "New").sum(), (kept["kind"] == "Returning").sum()
+    kpi = visitors_kpis(first_visits, filters=filters)["new_vs_returning"]
+    assert (new, returning) == by_hand
+    assert kpi.detail == {"method": "first_visit_date", "new": new, "returning": returning}
+    assert kpi.value == pytest.approx(returning / (new + returning))
+    assert "over all rows of the dataset version" in kpi.definition
+
+
+@pytest.mark.parametrize("grain", ["day", "week", "month"])
+@pytest.mark.parametrize("channel", [None, "Search"])
+def test_new_vs_returning_series_by_first_visit_date(first_visits, grain, channel):
+    from analytics.engine.series import new_vs_returning_over_time
+
+    kept = _first_visit_frame()
+    filters = FilterSet()
+    if channel:
+        kept = kept[kept["channel"] == channel]
+        filters = FilterSet((Filter("channel", "in", (channel,)),))
+    freq = {"day": "D", "week": "W-SUN", "month": "M"}[grain]
+    kept = kept.assign(period=kept["day"].dt.to_period(freq).dt.start_time.dt.date.astype(str))
+    expected = kept.groupby(["period", "kind"]).size().unstack(fill_value=0)
+    series = new_vs_returning_over_time(first_visits, workspace_id=1, grain=grain, filters=filters, cache=NullCache())
+    got = {(p["period"], p["value"]): p["count"] for p in series.points}
+    want = {
+        (period, kind): int(expected.loc[period].get(kind, 0))
+        for period in expected.index
+        for kind in ("New", "Returning")
+    }
+    assert got == want
+    kpi = visitors_kpis(first_visits, filters=filters)["new_vs_returning"]
+    assert sum(n for (_, kind), n in got.items() if kind == "Returning") == kpi.detail["returning"]
+    assert series.extra["definition"] == kpi.definition
+
+
+def test_new_vs_returning_needs_key_and_date(tmp_path):
+    source = source_from_csv(
+        tmp_path,
+        "no_key",
+        "day,channel\n2024-01-01,Email\n",
+        [
+            ("day", "date", "event_date"),
+            ("channel", "text", "channel"),
+        ],
+    )
+    kpi = visitors_kpis(source)["new_vs_returning"]
+    assert kpi.missing == "needs a new/returning column or a visitor key"
+    from analytics.engine.series import new_vs_returning_over_time
+
+    assert new_vs_returning_over_time(source, workspace_id=1, cache=NullCache()).missing
+
+
+# --- filter-panel counts: all columns in two scans ------------------------------------------------
+def test_top_values_equal_pandas(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from analytics.engine import series as S
+
+    # 60 rows. tier: ties (20 each) and missing values; flag: boolean; uid: one value per row;
+    # late: one value in the first 10 rows, then a new value per row (prefix says low, whole file high).
+    lines = ["tier,flag,uid,late"]
+    for i in range(60):
+        tier = ["gold", "silver", "", "bronze"][i % 4] if i % 4 != 2 else ""
+        lines.append(f"{tier},{'true' if i % 3 == 0 else 'false'},u{i},{'same' if i < 10 else f'x{i}'}")
+    text = "\n".join(lines) + "\n"
+    schema = [("tier", "text", None), ("flag", "boolean", None), ("uid", "text", None), ("late", "text", None)]
+    source = source_from_csv(tmp_path, "top_values", text, schema)
+    monkeypatch.setattr(S, "PREFIX_ROWS", 10)
+    got = S.top_values(source, {"tier": 5, "flag": 5, "uid": 30, "late": 30}, workspace_id=1, cache=NullCache())
+    frame = pd.read_csv(__import__("io").StringIO(text))
+
+    def expected(name, limit):
+        counts = frame[name].dropna().value_counts()
+        if len(counts) > limit:
+            return None
+        return sorted(((v, int(n)) for v, n in counts.items()), key=lambda vn: (-vn[1], vn[0]))
+
+    assert got["tier"] == expected("tier", 5) == [("bronze", 15), ("gold", 15), ("silver", 15)]
+    assert got["flag"] == expected("flag", 5) == [(False, 40), (True, 20)]
+    assert got["uid"] is None and expected("uid", 30) is None
+    assert got["late"] is None and expected("late", 30) is None
+    # A limit that the column fits exactly is kept.
+    assert S.top_values(source, {"tier": 3}, workspace_id=1, cache=NullCache())["tier"] == expected("tier", 3)
+    assert S.top_values(source, {"tier": 2}, workspace_id=1, cache=NullCache())["tier"] is None
+
+
+def test_visitor_kpis_with_one_row_per_key(tmp_path):
+    # Every key once (plus one row without a key): the memoised unique-key path.
+    text = "visitor,day,channel\nv1,2024-01-01,Email\nv2,2024-01-02,Search\n,2024-01-03,Email\nv3,2024-01-04,Email\n"
+    schema = [("visitor", "text", "visitor_key"), ("day", "date", "event_date"), ("channel", "text", "channel")]
+    source = source_from_csv(tmp_path, "unique_visitors", text, schema)
+    assert M.keys_unique(source, source.column("visitor")) is True
+    report = visitors_kpis(source)
+    assert report["visitors_total"].value == 4
+    assert report["visitors_unique"].value == 3
+    assert report["repeat_visitor_rate"].value == 0
+    email = visitors_kpis(source, filters=FilterSet((Filter("channel", "in", ("Email",)),)))
+    assert (email["visitors_total"].value, email["visitors_unique"].value) == (3, 2)
+    assert email["repeat_visitor_rate"].detail == {"repeat_visitors": 0, "visitors": 2}
+
+
+def test_value_counts_of_several_columns_in_one_scan_equal_pandas(tmp_path):
+    import io
+
+    import pandas as pd
+
+    text = "a,b,c\nx,1,true\ny,1,false\nx,2,\n,2,true\ny,3,true\nz,,false\n"
+    schema = [("a", "text", None), ("b", "integer", None), ("c", "boolean", None)]
+    source = source_from_csv(tmp_path, "many", text, schema)
+    frame = pd.read_csv(io.StringIO(text))
+    got = M.value_counts_many(source, [source.column(n) for n in ("a", "b", "c")], FilterSet())
+    for name in ("a", "b", "c"):
+        counts = frame[name].dropna().value_counts()
+        expected = sorted(((v, int(n)) for v, n in counts.items()), key=lambda vn: (-vn[1], vn[0]))
+        assert [(v, n) for v, n in got[source.column(name).index]] == expected
+    # Ties by value, as the single-column query orders them: x and y have 2 rows each.
+    assert got[source.column("a").index] == [("x", 2), ("y", 2), ("z", 1)]
+    assert got[source.column("b").index] == M.value_counts(source, source.column("b"), FilterSet())
+
+
+def test_visitor_kpis_when_the_filters_keep_no_row(tmp_path):
+    source = _visitors(tmp_path, "visitor")
+    report = visitors_kpis(source, filters=FilterSet((Filter("gender", "in", ("Nobody",)),)))
+    assert report["visitors_total"].value == 0
+    assert report["visitors_unique"].value == 0
+    assert report["new_vs_returning"].missing == M.NEEDS_ROWS
+    assert report["conversion_rate"].missing == M.NEEDS_ROWS
+    assert report["gender_split"].value == []

@@ -352,3 +352,53 @@ def test_a_missing_data_file_is_a_404_page_not_a_crash(client, workspace, viewer
     response = client.get(_url("buyers", workspace))
     assert response.status_code == 404
     assert "not available" in response.content.decode()
+
+
+def test_new_vs_returning_without_a_column_uses_first_visit_dates(client, workspace, viewer):
+    from analytics.tests.dashboard_data import VISITOR_COLUMNS, dataset_from_frame
+
+    frame = visitors_frame()
+    columns = [c for c in VISITOR_COLUMNS if c[2] != "new_returning"]
+    dataset_from_frame(workspace=workspace, kind="visitors", frame=frame, columns=columns)
+    client.force_login(viewer)
+    # Filtered to the second half: "first visit" still comes from every row of the version.
+    response = client.get(_url("visitors", workspace, "?format=json&grain=month&min.visit_date=2024-06-01"))
+    dates = pd.to_datetime(frame["visit_date"])
+    firsts = dates.groupby(frame["email"]).transform("min")
+    kept = frame.assign(kind=["New" if d == f else "Returning" for d, f in zip(dates, firsts, strict=True)])[
+        dates >= "2024-06-01"
+    ]
+    months = pd.to_datetime(kept["visit_date"]).dt.to_period("M").dt.start_time.dt.date.astype(str)
+    expected = kept.groupby([months, "kind"]).size().to_dict()
+    chart = _charts(response)["new_vs_returning"]
+    got = {(p["period"], p["value"]): p["count"] for p in chart["series"]["points"] if p["count"]}
+    kpi = _kpis(response)["new_vs_returning"]
+    returning = (kept["kind"] == "Returning").sum()
+    assert got == expected
+    assert kpi["value"] == pytest.approx(returning / len(kept))
+    assert kpi["detail"] == {"method": "first_visit_date", "new": len(kept) - returning, "returning": returning}
+    assert chart["definition"] == kpi["definition"]
+    html = client.get(_url("visitors", workspace, "?min.visit_date=2024-06-01")).content.decode()
+    assert "data-chart-definition" in html and "over all rows of the dataset version" in html
+
+
+def test_filtered_ltv_and_repeat_buyers_equal_pandas(client, workspace, viewer):
+    # One row per order id: the LTV and the repeat-buyer counts come from one group-by per buyer.
+    frame = buyers_frame()
+    buyers_dataset(workspace=workspace, frame=frame)
+    client.force_login(viewer)
+    kpis = _kpis(client.get(_url("buyers", workspace, "?format=json&in.channel=Email&in.channel=Search")))
+    cutoff = pd.to_datetime(frame["order_date"]).max() - pd.Timedelta(days=90)  # over all rows
+    kept = frame[frame["channel"].isin(["Email", "Search"])]
+    dates = pd.to_datetime(kept["order_date"])
+    first = dates.groupby(kept["email"]).transform("min")  # first order among the rows shown
+    net = kept["revenue"] - kept["refund"].abs()
+    in_window = (dates < first + pd.Timedelta(days=90)) & (first <= cutoff)
+    cohort = kept.loc[first <= cutoff, "email"].unique()
+    per_buyer = net[in_window].groupby(kept["email"][in_window]).sum().reindex(cohort, fill_value=0)
+    orders_per_buyer = kept.groupby("email").size()
+    assert kpis["ltv_90"]["value"] == pytest.approx(per_buyer.mean())
+    assert kpis["ltv_90"]["detail"]["buyers"] == len(cohort)
+    assert kpis["buyers"]["value"] == kept["email"].nunique()
+    assert kpis["repeat_buyer_rate"]["value"] == pytest.approx((orders_per_buyer >= 2).mean())
+    assert kpis["aov"]["value"] == pytest.approx(kept["revenue"].sum() / (kept["revenue"] > 0).sum())
