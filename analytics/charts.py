@@ -142,3 +142,87 @@ def stacked_time_figure(points: list[dict], *, grain: str, legend_title: str) ->
 # Plotly options for every chart. MathJax off (no `$...$` / `\href` typesetting of data, T-XSS-03),
 # no mode bar (its per-chart <style> rules would need 'unsafe-inline' styles), no links out.
 CONFIG = {"displayModeBar": False, "responsive": True, "typesetMath": False, "showLink": False, "showTips": False}
+
+
+# --- top combos, deep dive, attribute explorer -----------------------------------------------------
+HIGHLIGHT = "#e07a3b"
+
+
+def concentration_figure(points: list[dict]) -> dict:
+    """Share of all buyers (and visitors) covered by the union of the top 1..N combos."""
+    tops = [p["top"] for p in points]
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers" if len(points) <= MARKER_LIMIT else "lines",
+            "name": name,
+            "x": tops,
+            "y": [round((p[key] or 0) * 100, 2) for p in points],
+            "line": {"color": color},
+            "hovertemplate": "top %{x} combos<br>" + name + " %{y:.1f}%<extra></extra>",
+        }
+        for name, key, color in (
+            ("buyers", "purchasers_share", PRIMARY),
+            ("visitors", "visitors_share", SECONDARY),
+        )
+    ]
+    layout = _layout(
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.25},
+        xaxis={"title": {"text": "top N combos"}, "rangemode": "tozero", "dtick": 5 if len(points) > 10 else 1},
+        yaxis={"title": {"text": "% of all"}, "range": [0, 100], "ticksuffix": "%"},
+        margin={"l": 56, "r": 16, "t": 12, "b": 72},
+    )
+    return {"data": data, "layout": layout}
+
+
+def highlight_bar_figure(labels: list, counts: list[int], shares: list, selected: list[bool]) -> dict:
+    """One attribute's values as horizontal bars, the selected value(s) in another colour."""
+    names = [text(v) for v in labels]
+    percents = [round((s or 0) * 100, 1) for s in shares]
+    colors = [HIGHLIGHT if flag else PRIMARY for flag in selected]
+    trace = {
+        "type": "bar",
+        "orientation": "h",
+        "x": counts[::-1],
+        "y": names[::-1],
+        "customdata": percents[::-1],
+        "marker": {"color": colors[::-1]},
+        "hovertemplate": "%{y}<br>%{x:,} visitors (%{customdata}%)<extra></extra>",
+    }
+    return {
+        "data": [trace],
+        "layout": _layout(
+            height=max(200, 24 * len(names) + 60),
+            margin={"l": 16, "r": 16, "t": 8, "b": 36},
+            xaxis={"title": {"text": "visitors"}, "rangemode": "tozero", "automargin": True},
+            yaxis={"type": "category", "automargin": True, "ticksuffix": " "},
+        ),
+    }
+
+
+def grouped_share_figure(labels: list[str], series: list[tuple[str, list, list[int]]]) -> dict:
+    """Shares (%) of each category in several row sets, side by side; counts in the hover."""
+    names = [text(v) for v in labels]
+    data = [
+        {
+            "type": "bar",
+            "name": text(name),
+            "x": names,
+            "y": [round((s or 0) * 100, 2) for s in shares],
+            "customdata": counts,
+            "marker": {"color": PALETTE[i % len(PALETTE)]},
+            "hovertemplate": "%{x}<br>%{fullData.name}: %{y:.1f}% (%{customdata:,} rows)<extra></extra>",
+        }
+        for i, (name, shares, counts) in enumerate(series)
+    ]
+    layout = _layout(
+        barmode="group",
+        showlegend=len(series) > 1,
+        legend={"orientation": "h", "y": -0.3},
+        xaxis={"type": "category", "automargin": True},
+        yaxis={"title": {"text": "% of rows"}, "rangemode": "tozero", "ticksuffix": "%"},
+        margin={"l": 56, "r": 16, "t": 12, "b": 96},
+        height=340,
+    )
+    return {"data": data, "layout": layout}

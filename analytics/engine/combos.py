@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .cache import ResultCache, cached
+from .cache import ResultCache, cache_key, cached, default_cache
 from .errors import InvalidComboSettings, InvalidOperatorForType
 from .filters import FilterSet, coerce_value
 from .schema import BOOLEAN, Source, connection
@@ -284,7 +284,7 @@ class ComboResult:
                     "ci_low": float(low[code]),
                     "ci_high": float(high[code]),
                     "share": int(v[code]) / total_v if total_v else None,
-                    "small_sample": p[code] < SMALL_SAMPLE_PURCHASERS or v[code] < SMALL_SAMPLE_VISITORS,
+                    "small_sample": bool(p[code] < SMALL_SAMPLE_PURCHASERS or v[code] < SMALL_SAMPLE_VISITORS),
                 }
             )
         rows.sort(key=lambda r: (-r["conversion"], -r["purchasers"], str(r["value"])))
@@ -389,8 +389,13 @@ def _a(i: int) -> str:
     return f'"a{int(i)}"'
 
 
-def compute_combos(source: Source, settings: ComboSettings, *, filters: FilterSet | None = None) -> ComboResult:
+def compute_combos(
+    source: Source, settings: ComboSettings, *, filters: FilterSet | None = None, progress=None
+) -> ComboResult:
+    """`progress(fraction)` (optional) is called as the work advances, 0 < fraction ≤ 1."""
     table, preaggregated = _cube_rows(source, settings, filters or FilterSet())
+    if progress is not None:
+        progress(CUBE_SHARE)
     n_attr = len(settings.attributes)
     vocab, code_columns = [], []
     for a in range(n_attr):
@@ -409,11 +414,11 @@ def compute_combos(source: Source, settings: ComboSettings, *, filters: FilterSe
     full_grain = not preaggregated or bool((codes >= 0).all())
     if full_grain:
         cube = Cube(settings.attributes, tuple(vocab), codes, visitors, purchasers)
-        parts = _rollup(cube, subsets)
+        parts = _rollup(cube, subsets, progress=progress)
     else:
         cube = None
         parts = _listed(codes, visitors, purchasers, subsets, vocab)
-    return _rank(
+    result = _rank(
         settings,
         parts,
         subsets,
@@ -421,8 +426,13 @@ def compute_combos(source: Source, settings: ComboSettings, *, filters: FilterSe
         inconsistent=inconsistent,
         listed_vocab=() if cube is not None else tuple(vocab),
     )
+    if progress is not None:
+        progress(1.0)
+    return result
 
 
+_NOT_CACHED = object()
+CUBE_SHARE = 0.5  # progress reported once the rows are grouped into the cube (the one scan of the data)
 DENSE_KEY_SPACE = 1 << 22  # up to this many possible keys, count with one bincount (no sort)
 
 
@@ -462,9 +472,12 @@ def _group(columns: list[np.ndarray], v: np.ndarray, p: np.ndarray, radices: lis
     return unique, sums_v, sums_p
 
 
-def _rollup(cube: Cube, subsets: list[tuple[int, ...]]) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+def _rollup(
+    cube: Cube, subsets: list[tuple[int, ...]], *, progress=None
+) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
     """Every subset's groups: (subset index, codes, visitors, purchasers)."""
     parts = []
+    step = max(1, len(subsets) // 20)
     columns = [np.ascontiguousarray(cube.codes[:, a]) for a in range(cube.codes.shape[1])]
     has_missing = [bool((c < 0).any()) for c in columns]
     visitors, purchasers = cube.visitors.astype(float), cube.purchasers.astype(float)
@@ -479,6 +492,8 @@ def _rollup(cube: Cube, subsets: list[tuple[int, ...]]) -> list[tuple[int, np.nd
         else:
             unique, v, p = _group([columns[a] for a in subset], visitors, purchasers, radices)
         parts.append((s, unique, v, p))
+        if progress is not None and (s + 1) % step == 0:
+            progress(CUBE_SHARE + (1 - CUBE_SHARE) * 0.95 * (s + 1) / len(subsets))
     return parts
 
 
@@ -539,6 +554,38 @@ def _rank(settings: ComboSettings, parts, subsets, *, cube, inconsistent, listed
     )
 
 
+def _cache_args(source: Source, settings: ComboSettings, workspace_id: int, filters: FilterSet) -> dict:
+    for name in settings.attributes:
+        source.column(name)  # unknown attributes fail before the cache is consulted
+    return {
+        "workspace_id": workspace_id,
+        "fingerprints": [source.fingerprint()],
+        "kind": "combos",
+        "payload": {"settings": settings.canonical(), "filters": filters.canonical(source)},
+    }
+
+
+def combos_cache_key(
+    source: Source, settings: ComboSettings, *, workspace_id: int, filters: FilterSet | None = None
+) -> str:
+    """The cache key `top_combos` stores its result under (pages name their background job by it)."""
+    return cache_key(**_cache_args(source, settings, workspace_id, filters or FilterSet()))
+
+
+def top_combos_cached(
+    source: Source,
+    settings: ComboSettings,
+    *,
+    workspace_id: int,
+    filters: FilterSet | None = None,
+    cache: ResultCache | None = None,
+) -> ComboResult | None:
+    """The cached result of `top_combos` for these arguments, or None (never computes)."""
+    cache = default_cache() if cache is None else cache
+    hit = cache.get(combos_cache_key(source, settings, workspace_id=workspace_id, filters=filters), _NOT_CACHED)
+    return None if hit is _NOT_CACHED else hit
+
+
 def top_combos(
     source: Source,
     settings: ComboSettings,
@@ -546,18 +593,14 @@ def top_combos(
     workspace_id: int,
     filters: FilterSet | None = None,
     cache: ResultCache | None = None,
+    progress=None,
 ) -> ComboResult:
     """`compute_combos`, cached per (workspace, source files, settings, filters)."""
     filters = filters or FilterSet()
-    for name in settings.attributes:
-        source.column(name)  # unknown attributes fail before the cache is consulted
     return cached(
         cache=cache,
-        workspace_id=workspace_id,
-        fingerprints=[source.fingerprint()],
-        kind="combos",
-        payload={"settings": settings.canonical(), "filters": filters.canonical(source)},
-        compute=lambda: compute_combos(source, settings, filters=filters),
+        **_cache_args(source, settings, workspace_id, filters),
+        compute=lambda: compute_combos(source, settings, filters=filters, progress=progress),
     )
 
 

@@ -1,0 +1,687 @@
+"""Reads for the top-combos page, the combo deep dive and the attribute explorer.
+
+Each page's numbers come from one dict built here (`combos_page_data`, `deep_dive_data`,
+`explorer_data`): the HTML renders it and `?format=json` returns it unchanged. Dataset, version,
+job and segment ids from the URL are looked up only inside the URL's workspace (T-IDOR-02).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from urllib.parse import urlencode
+
+import numpy as np
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.http import Http404, QueryDict
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+
+from analytics import charts
+from analytics.combo_params import KEYS as COMBO_KEYS
+from analytics.combo_params import attribute_choices, combo_pairs
+from analytics.engine import (
+    IN,
+    NOT_NULL,
+    ComboResult,
+    ComboSettings,
+    Filter,
+    FilterSet,
+    GroupBy,
+    Measure,
+    Query,
+    QueryError,
+    Source,
+    execute,
+)
+from analytics.engine.combos import SMALL_SAMPLE_PURCHASERS, SMALL_SAMPLE_VISITORS, TOP_COVERAGE, cube_size_hint
+from analytics.engine.histogram import bin_edges, histogram, numeric_range
+from analytics.engine.schema import BOOLEAN, INTEGER, TEXT
+from analytics.engine.series import NATURAL_ORDER_FIELDS, natural_key
+from analytics.models import ComboJob, ComboJobStatus
+from analytics.selectors import Picked, active_filters, dashboard_datasets, dashboard_pick
+from datasets.models import Dataset, Kind
+
+COMBO_KINDS = (Kind.VISITORS.value, Kind.COMBOS.value)
+PER_PAGE = 50
+LEADERBOARD_LIMIT = 10
+DEEP_DIVE_WINDOW = 2
+DEEP_DIVE_VALUES = 30  # bars per attribute chart (the combo's value always among them)
+EXPLORER_TOP = 30  # categories shown before "Other"
+OTHER = "Other"
+
+COMBOS_PAGE_KEYS = ("dataset", "version", "format", "sort", "page", "rank", *COMBO_KEYS)
+EXPLORER_PAGE_KEYS = ("dataset", "version", "format", "attribute", "segment")
+# Allowlisted `sort` values: "-key" is descending. Ties always keep the rank order.
+SORTS = {
+    "rank": ("rank", False),
+    "-rank": ("rank", True),
+    "conversion": ("conversion", False),
+    "-conversion": ("conversion", True),
+    "purchasers": ("purchasers", False),
+    "-purchasers": ("purchasers", True),
+    "visitors": ("visitors", False),
+    "-visitors": ("visitors", True),
+}
+DEFAULT_SORT = "rank"
+# First click on a column header sorts this way (biggest first, except rank).
+SORT_FIRST = {"rank": "rank", "conversion": "-conversion", "purchasers": "-purchasers", "visitors": "-visitors"}
+DEFAULT_BACKGROUND_THRESHOLD = 50_000_000  # version rows x attribute subsets above which a worker computes
+
+ERROR_BAD_SORT = "Invalid sort: {sort!r}. Use one of: {allowed}."
+ERROR_BAD_NUMBER = "{key} must be a whole number ≥ 1, not {value!r}."
+ERROR_RANK_RANGE = "Rank {rank} is out of range: {ranked} combos are ranked."
+ERROR_BAD_FORMAT = "Invalid format: {format!r}."
+ERROR_NO_RANKED = "No combo meets the minimums: lower the minimum purchasers or conversion, or add attributes."
+SMALL_SAMPLE_NOTE = (
+    f"Small sample: fewer than {SMALL_SAMPLE_PURCHASERS} purchasers or {SMALL_SAMPLE_VISITORS} visitors; "
+    "the interval is wide."
+)
+
+
+# --- request input ---------------------------------------------------------------------------------
+def page_format(raw: str) -> str:
+    fmt = raw or "html"
+    if fmt not in ("html", "json"):
+        raise QueryError(ERROR_BAD_FORMAT.format(format=str(fmt)[:40]))
+    return fmt
+
+
+def combos_sort(raw: str) -> str:
+    sort = raw or DEFAULT_SORT
+    if sort not in SORTS:
+        raise QueryError(ERROR_BAD_SORT.format(sort=str(sort)[:40], allowed=", ".join(SORTS)))
+    return sort
+
+
+def whole_number(raw: str, *, key: str, default: int) -> int:
+    if raw in ("", None):
+        return default
+    text = str(raw).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise QueryError(ERROR_BAD_NUMBER.format(key=key, value=str(raw)[:40]))
+    return int(text)
+
+
+def page_filters(*, source: Source, data, page_keys: tuple[str, ...]) -> FilterSet:
+    """The URL filter state (dashboard syntax), strict: any other key is a 400."""
+    return FilterSet.from_querydict(source, data, ignore=page_keys)
+
+
+def _id(raw: str) -> int:
+    if not str(raw).isdigit():
+        raise Http404
+    return int(raw)
+
+
+def pick(*, workspace, kinds: tuple[str, ...] | None, dataset_raw: str = "", version_raw: str = "") -> Picked | None:
+    """The dataset (of one of `kinds`, or any kind) and version named by the URL, inside `workspace`;
+    by default the newest dataset of the first kind that has one. None: no such dataset at all."""
+    all_kinds = kinds or tuple(Kind.values)
+    if dataset_raw:
+        dataset = get_object_or_404(
+            Dataset.objects.for_workspace(workspace).filter(kind__in=all_kinds), pk=_id(dataset_raw)
+        )
+        kind = dataset.kind
+    else:
+        if version_raw:
+            raise Http404
+        kind = next((k for k in all_kinds if dashboard_datasets(workspace=workspace, kind=k).exists()), None)
+        if kind is None:
+            return None
+    picked = dashboard_pick(workspace=workspace, kind=kind, dataset_raw=dataset_raw, version_raw=version_raw)
+    if picked is None:
+        return None
+    choices = [d for k in all_kinds for d in dashboard_datasets(workspace=workspace, kind=k)]
+    if picked.dataset not in choices:
+        choices.insert(0, picked.dataset)
+    return dataclasses.replace(picked, datasets=choices)
+
+
+def background_needed(*, picked: Picked, settings: ComboSettings) -> bool:
+    """Large questions go to a worker: version rows x attribute subsets over the threshold."""
+    threshold = getattr(django_settings, "COMBOS_BACKGROUND_THRESHOLD", DEFAULT_BACKGROUND_THRESHOLD)
+    return picked.version.row_count * cube_size_hint(settings) > threshold
+
+
+def combo_job_get(*, workspace, job_id: int) -> ComboJob:
+    return get_object_or_404(ComboJob.objects.for_workspace(workspace).select_related("version"), pk=job_id)
+
+
+def job_data(*, workspace, job: ComboJob) -> dict:
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "done": job.status == ComboJobStatus.DONE,
+        "failed": job.status == ComboJobStatus.FAILED,
+        "progress": round(job.progress, 4),
+        "percent": round(job.progress * 100),
+        "step": job.step,
+        "error": job.error,
+        "url": reverse("analytics:combo_job", args=[workspace.slug, job.pk]),
+    }
+
+
+# --- shared bits ---------------------------------------------------------------------------------
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def _value_text(value) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value)
+
+
+def _json_value(value):
+    """A value as JSON can carry it (dates as ISO text; numbers and text unchanged)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _query(pairs: list[tuple[str, str]]) -> str:
+    return "?" + urlencode(pairs) if pairs else "?"
+
+
+def _picked_dict(picked: Picked) -> dict:
+    return {
+        "dataset": {"id": picked.dataset.pk, "name": picked.dataset.name, "kind": picked.dataset.kind},
+        "version": {"id": picked.version.pk, "number": picked.version.number, "rows": picked.version.row_count},
+    }
+
+
+def _dataset_pairs(picked: Picked) -> list[tuple[str, str]]:
+    return [("dataset", str(picked.dataset.pk)), ("version", str(picked.version.pk))]
+
+
+def _filters_dict(filters: FilterSet, page_pairs: list[tuple[str, str]]) -> dict:
+    return {
+        "pairs": filters.to_pairs(),
+        "query": filters.to_query_string(),
+        "active": active_filters(filters=filters, page_pairs=page_pairs),
+        "reset": _query(page_pairs),
+    }
+
+
+def settings_form(*, source: Source, settings: ComboSettings | None, data) -> dict:
+    """What the settings form shows: attribute checkboxes (chosen ones first, in their order),
+    the size range and minimums, and the conversion column choices."""
+    chosen = list(settings.attributes) if settings else [a for a in data.getlist("attr") if source.has(a)]
+    choices = chosen + [a for a in attribute_choices(source) if a not in chosen]
+    converted = source.by_field("converted")
+    return {
+        "attributes": [{"name": a, "checked": a in chosen} for a in choices],
+        "min_size": settings.min_size if settings else data.get("min_size", "2"),
+        "max_size": settings.max_size if settings else data.get("max_size", "5"),
+        "min_purchasers": settings.min_purchasers if settings else data.get("min_purchasers", "10"),
+        "min_conversion": f"{settings.min_conversion * 100:g}" if settings else data.get("min_conversion", "4"),
+        "converted": (settings.converted if settings else data.get("converted")) or "",
+        "converted_default": converted.name if converted is not None else "",
+        "converted_choices": [c.name for c in source.columns if c.type in (BOOLEAN, TEXT)],
+        "converted_value": ", ".join(str(v) for v in settings.converted_values) if settings else "",
+        "converted_values": [str(v) for v in settings.converted_values]
+        if settings
+        else data.getlist("converted_value"),
+    }
+
+
+def _settings_dict(settings: ComboSettings) -> dict:
+    return {
+        "attributes": list(settings.attributes),
+        "min_size": settings.min_size,
+        "max_size": settings.max_size,
+        "min_purchasers": settings.min_purchasers,
+        "min_conversion": settings.min_conversion,
+        "converted": settings.converted,
+        "converted_values": [str(v) for v in settings.converted_values],
+    }
+
+
+def _combo_row(combo) -> dict:
+    row = combo.to_dict()
+    row["items"] = [
+        {"attribute": i["attribute"], "value": _json_value(i["value"]), "text": _value_text(i["value"])}
+        for i in row["items"]
+    ]
+    row["label"] = " · ".join(f"{i['attribute']} = {_value_text(i['value'])}" for i in row["items"])
+    row["display"] = {
+        "conversion": _pct(combo.conversion),
+        "interval": f"{_pct(combo.ci_low)} to {_pct(combo.ci_high)}",
+        "visitors": f"{combo.visitors:,}",
+        "purchasers": f"{combo.purchasers:,}",
+    }
+    return row
+
+
+def _kpi_cards(result: ComboResult) -> list[dict]:
+    kpis = result.kpis(TOP_COVERAGE)
+    total, share = kpis["total_buyers"], kpis["top_share"]
+    best, volume = kpis["highest_converting"], kpis["best_volume"]
+    cards = [
+        {
+            "key": "total_buyers",
+            "label": "Total buyers",
+            "value": total["value"],
+            "missing": total["missing"],
+            "display": total["missing"] or f"{total['value']:,}",
+            "note": "" if total["missing"] else "converted rows in the data shown",
+        },
+        {
+            "key": "top_share",
+            "label": f"Buyers in the top {TOP_COVERAGE} combos",
+            "value": share["value"],
+            "missing": share["missing"],
+            "display": share["missing"] or _pct(share["value"]),
+            "note": ""
+            if share["missing"]
+            else f"buyers matching any of the top {share.get('combos', 0)} combos (each counted once)",
+        },
+    ]
+    for key, label, kpi, note in (
+        ("highest_converting", "Highest-converting combo", best, "conversion"),
+        ("best_volume", "Best-volume combo", volume, "purchasers"),
+    ):
+        combo = kpi["value"]
+        if combo is None:
+            cards.append({"key": key, "label": label, "value": None, "missing": kpi["missing"]})
+            cards[-1].update(display=kpi["missing"], note="")
+            continue
+        shown = result.combo(combo["rank"])
+        row = _combo_row(shown)
+        display = row["display"]["conversion"] if note == "conversion" else f"{shown.purchasers:,} purchasers"
+        cards.append(
+            {
+                "key": key,
+                "label": label,
+                "value": row,
+                "missing": None,
+                "display": display,
+                "note": f"#{shown.rank}: {row['label']} ({shown.purchasers:,} of {shown.visitors:,} converted)",
+            }
+        )
+    return cards
+
+
+def _leaderboards(result: ComboResult) -> list[dict]:
+    boards = []
+    for name, rows in result.leaderboards().items():
+        shown = rows[:LEADERBOARD_LIMIT]
+        boards.append(
+            {
+                "attribute": name,
+                "values": [
+                    {
+                        **r,
+                        "value": _json_value(r["value"]),
+                        "label": _value_text(r["value"]),
+                        "display": {
+                            "conversion": _pct(r["conversion"]),
+                            "interval": f"{_pct(r['ci_low'])} to {_pct(r['ci_high'])}",
+                        },
+                    }
+                    for r in shown
+                ],
+                "more": len(rows) - len(shown),
+            }
+        )
+    return boards
+
+
+def _sorted_ranks(result: ComboResult, sort: str) -> np.ndarray:
+    """0-based rank indexes in the order of `sort` (stable: ties keep the rank order)."""
+    key, descending = SORTS[sort]
+    n = len(result)
+    if key == "rank":
+        order = np.arange(n)
+        return order[::-1] if descending else order
+    values = {
+        "conversion": result.purchasers / np.maximum(result.visitors, 1),
+        "purchasers": result.purchasers.astype(float),
+        "visitors": result.visitors.astype(float),
+    }[key]
+    return np.argsort(-values if descending else values, kind="stable")
+
+
+def _links(base_pairs: list[tuple[str, str]], sort: str) -> dict:
+    links = {}
+    for column, first in SORT_FIRST.items():
+        current_key, descending = SORTS[sort]
+        target = (column if descending else f"-{column}") if current_key == column else first
+        links[column] = {
+            "url": _query([*base_pairs, ("sort", target)]),
+            "active": current_key == column,
+            "descending": descending if current_key == column else None,
+        }
+    return links
+
+
+def combos_page_data(
+    *,
+    workspace,
+    picked: Picked,
+    settings: ComboSettings,
+    filters: FilterSet,
+    result: ComboResult | None,
+    job: ComboJob | None,
+    sort: str,
+    page: int,
+) -> dict:
+    """Everything the combos page shows (`result` None: a worker is computing it, see `job`)."""
+    dataset_pairs = _dataset_pairs(picked)
+    settings_pairs = combo_pairs(settings)
+    base_pairs = dataset_pairs + settings_pairs + filters.to_pairs()
+    data = {
+        **_picked_dict(picked),
+        "settings": _settings_dict(settings),
+        "filters": _filters_dict(filters, dataset_pairs + settings_pairs),
+        "job": job_data(workspace=workspace, job=job) if job is not None else None,
+        "ready": result is not None,
+        "sort": sort,
+        "deep_dive_url": reverse("analytics:combo_deep_dive", args=[workspace.slug]) + _query(base_pairs),
+        "export_query": urlencode(base_pairs),
+        "explorer_url": reverse("analytics:explorer", args=[workspace.slug])
+        + _query(dataset_pairs + filters.to_pairs()),
+    }
+    if result is None:
+        return data
+    ranked = len(result)
+    pages = max(1, math.ceil(ranked / PER_PAGE))
+    page = min(page, pages)
+    order = _sorted_ranks(result, sort)[(page - 1) * PER_PAGE : page * PER_PAGE]
+    sort_pairs = [] if sort == DEFAULT_SORT else [("sort", sort)]
+    concentration = result.concentration(TOP_COVERAGE)
+    data.update(
+        {
+            "ranked": ranked,
+            "total_visitors": result.total_visitors,
+            "total_purchasers": result.total_purchasers,
+            "inconsistent_rows": result.inconsistent_rows,
+            "kpis": _kpi_cards(result),
+            "combos": [_combo_row(result.combo(int(i) + 1)) for i in order],
+            "empty": "" if ranked else ERROR_NO_RANKED,
+            "small_sample_note": SMALL_SAMPLE_NOTE,
+            "paging": {
+                "page": page,
+                "pages": pages,
+                "per_page": PER_PAGE,
+                "previous": _query(base_pairs + sort_pairs + [("page", str(page - 1))]) if page > 1 else "",
+                "next": _query(base_pairs + sort_pairs + [("page", str(page + 1))]) if page < pages else "",
+            },
+            "sort_links": _links(base_pairs, sort),
+            "leaderboards": _leaderboards(result),
+            "concentration": concentration,
+            "figures": {"concentration": charts.concentration_figure(concentration)} if concentration else {},
+        }
+    )
+    return data
+
+
+# --- deep dive -----------------------------------------------------------------------------------
+def _attribute_chart(attribute: dict) -> dict:
+    values = sorted(attribute["values"], key=lambda r: -r["visitors"])
+    shown = values[:DEEP_DIVE_VALUES]
+    if not any(r["selected"] for r in shown):
+        shown += [r for r in values if r["selected"]]
+    return charts.highlight_bar_figure(
+        [r["value"] for r in shown],
+        [r["visitors"] for r in shown],
+        [r["share"] for r in shown],
+        [r["selected"] for r in shown],
+    )
+
+
+def deep_dive_data(
+    *,
+    workspace,
+    picked: Picked,
+    settings: ComboSettings,
+    filters: FilterSet,
+    result: ComboResult | None,
+    job: ComboJob | None,
+    rank: int,
+) -> dict:
+    """One combo: its neighbours (rank ± 2), conversion percentile, and each attribute's distribution."""
+    dataset_pairs = _dataset_pairs(picked)
+    base_pairs = dataset_pairs + combo_pairs(settings) + filters.to_pairs()
+    data = {
+        **_picked_dict(picked),
+        "settings": _settings_dict(settings),
+        "filters": _filters_dict(filters, dataset_pairs + combo_pairs(settings) + [("rank", str(rank))]),
+        "job": job_data(workspace=workspace, job=job) if job is not None else None,
+        "ready": result is not None,
+        "rank": rank,
+        "combos_url": reverse("analytics:combos", args=[workspace.slug]) + _query(base_pairs),
+        "base_query": urlencode(base_pairs),
+        "base_pairs": base_pairs,
+    }
+    if result is None:
+        return data
+    ranked = len(result)
+    data["ranked"] = ranked
+    if ranked == 0:
+        data["empty"] = ERROR_NO_RANKED
+        return data
+    if rank > ranked:
+        raise QueryError(ERROR_RANK_RANGE.format(rank=rank, ranked=ranked))
+    dive = result.deep_dive(rank, window=DEEP_DIVE_WINDOW)
+    attributes = []
+    for attribute in dive["attributes"]:
+        values = [
+            {
+                **r,
+                "value": _json_value(r["value"]),
+                "label": _value_text(r["value"]),
+                "display": {"conversion": _pct(r["conversion"]), "share": _pct(r["share"])},
+            }
+            for r in attribute["values"]
+        ]
+        attributes.append(
+            {
+                "attribute": attribute["attribute"],
+                "value": _json_value(attribute["value"]),
+                "label": _value_text(attribute["value"]),
+                "values": values,
+            }
+        )
+    figures = {f"attr-{i}": _attribute_chart(a) for i, a in enumerate(dive["attributes"]) if a["values"]}
+    combo = _combo_row(result.combo(rank))
+    data.update(
+        {
+            "combo": combo,
+            "neighbours": [
+                {**_combo_row(result.combo(n["rank"])), "current": n["rank"] == rank} for n in dive["neighbours"]
+            ],
+            "percentile": dive["percentile"],
+            "percentile_display": f"{dive['percentile']:.1f}%",
+            "attributes": attributes,
+            "previous": _query([*base_pairs, ("rank", str(rank - 1))]) if rank > 1 else "",
+            "next": _query([*base_pairs, ("rank", str(rank + 1))]) if rank < ranked else "",
+            "small_sample_note": SMALL_SAMPLE_NOTE,
+            "figures": figures,
+        }
+    )
+    return data
+
+
+# --- attribute explorer --------------------------------------------------------------------------
+def segment_model():
+    """segments.models.Segment when the segments app defines it (else None: no segment support)."""
+    try:
+        return apps.get_model("segments", "Segment")
+    except LookupError:
+        return None
+
+
+def segment_get(*, workspace, segment_raw: str):
+    """The saved segment of `?segment=<id>` inside `workspace` (404 otherwise, or when the segments
+    app has no Segment model), or None without the parameter."""
+    if not segment_raw:
+        return None
+    model = segment_model()
+    if model is None:
+        raise Http404
+    return get_object_or_404(model.objects.for_workspace(workspace), pk=_id(segment_raw))
+
+
+def segment_choices(*, workspace, picked: Picked) -> list:
+    """The workspace's saved segments of the dataset shown (for the explorer's segment picker)."""
+    model = segment_model()
+    if model is None:
+        return []
+    return list(model.objects.for_workspace(workspace).filter(dataset=picked.dataset).order_by("name", "id"))
+
+
+def segment_filterset(*, segment, picked: Picked, source: Source) -> FilterSet:
+    """The segment's filter over the version shown; a segment of another dataset is a 404."""
+    if segment.dataset_id != picked.dataset.pk:
+        raise Http404
+    return FilterSet.from_querydict(source, QueryDict(segment.query or ""))
+
+
+def explorer_columns(source: Source) -> list[dict]:
+    return [{"name": c.name, "type": c.type} for c in source.columns]
+
+
+def explorer_attribute(*, source: Source, raw: str) -> str:
+    if raw:
+        return source.column(raw).name  # UnknownColumn (400) for a name the dataset lacks
+    choices = attribute_choices(source)
+    return choices[0] if choices else source.columns[0].name
+
+
+def _count(source: Source, filters: FilterSet, *, workspace_id: int) -> int:
+    query = Query(source=source, filters=filters, measures=(Measure("count", label="rows"),))
+    return execute(query, workspace_id=workspace_id).rows[0][0]
+
+
+def _categorical(source: Source, column, sets: list[FilterSet], *, workspace_id: int) -> dict:
+    """Top categories of the whole version (then "Other"), counted within each filter set."""
+    present = Filter(column.name, NOT_NULL)
+    grain = "month" if column.is_temporal else None
+    top = Query(
+        source=source,
+        filters=FilterSet((present,)),
+        measures=(Measure("count", label="count"),),
+        group_by=(GroupBy(column.name, grain),),
+        sort=("-count",),
+        limit=EXPLORER_TOP + 1 if grain is None else None,
+    )
+    rows = execute(top, workspace_id=workspace_id).rows
+    if grain is not None:
+        categories = sorted(r[0] for r in rows)
+    else:
+        categories = [r[0] for r in rows[:EXPLORER_TOP]]
+        if column.field in NATURAL_ORDER_FIELDS:
+            categories.sort(key=natural_key)
+    has_other = grain is None and len(rows) > EXPLORER_TOP
+    series = []
+    for filters in sets:
+        with_present = filters.and_(present)
+        total = _count(source, with_present, workspace_id=workspace_id)
+        missing = _count(source, filters, workspace_id=workspace_id) - total
+        query = Query(
+            source=source,
+            filters=with_present if grain is not None else with_present.and_(Filter(column.name, IN, categories)),
+            measures=(Measure("count", label="count"),),
+            group_by=(GroupBy(column.name, grain),),
+        )
+        counts = dict(execute(query, workspace_id=workspace_id).rows) if categories else {}
+        values = [int(counts.get(c, 0)) for c in categories]
+        if has_other:
+            values.append(total - sum(values))
+        series.append({"counts": values, "total": total, "missing": missing})
+    labels = [_json_value(c) for c in categories] + ([OTHER] if has_other else [])
+    return {"labels": labels, "other": has_other, "series": series, "binned": False, "grain": grain}
+
+
+def _numeric(source: Source, column, sets: list[FilterSet], *, workspace_id: int) -> dict:
+    low, high = numeric_range(source, column.name, workspace_id=workspace_id)
+    series = []
+    edges = [] if low is None else bin_edges(low, high, integer=column.type == INTEGER)
+    for filters in sets:
+        present = filters.and_(Filter(column.name, NOT_NULL))
+        total = _count(source, present, workspace_id=workspace_id)
+        missing = _count(source, filters, workspace_id=workspace_id) - total
+        counts = histogram(source, column.name, edges, workspace_id=workspace_id, filters=filters) if edges else []
+        series.append({"counts": counts, "total": total, "missing": missing})
+    labels = [_bin_label(edges, i, integer=column.type == INTEGER) for i in range(len(edges) - 1)]
+    return {"labels": labels, "other": False, "series": series, "binned": True, "edges": edges, "grain": None}
+
+
+def _bin_label(edges: list[float], i: int, *, integer: bool) -> str:
+    low, high = edges[i], edges[i + 1]
+    if integer:
+        top = int(high) - 1 if i < len(edges) - 2 else int(high)
+        return f"{int(low)}" if top <= int(low) else f"{int(low)}-{top}"
+    close = "]" if i == len(edges) - 2 else ")"
+    return f"[{low:,.4g}, {high:,.4g}{close}"
+
+
+def explorer_data(
+    *,
+    workspace,
+    picked: Picked,
+    source: Source,
+    attribute: str,
+    filters: FilterSet,
+    segment=None,
+    segment_set: FilterSet | None = None,
+) -> dict:
+    """One attribute's distribution over the whole version, within the URL filter state, and
+    (with `?segment=`) within a saved segment: counts and shares side by side."""
+    column = source.column(attribute)
+    sets = [("overall", "All rows", FilterSet())]
+    if filters:
+        sets.append(("filtered", "Within the filters", filters))
+    if segment is not None:
+        sets.append(("segment", f"Segment: {segment.name}", segment_set))
+    builder = _numeric if column.is_numeric else _categorical
+    dist = builder(source, column, [s for _, _, s in sets], workspace_id=workspace.pk)
+    out_series = []
+    for (key, label, _), values in zip(sets, dist["series"], strict=True):
+        total = values["total"]
+        shares = [c / total if total else None for c in values["counts"]]
+        out_series.append(
+            {
+                "key": key,
+                "label": label,
+                "total": total,
+                "missing": values["missing"],
+                "counts": values["counts"],
+                "shares": shares,
+            }
+        )
+    rows = []
+    for i, label in enumerate(dist["labels"]):
+        cells = [
+            {"count": s["counts"][i], "share": s["shares"][i], "share_display": _pct(s["shares"][i])}
+            for s in out_series
+        ]
+        rows.append({"label": label, "text": _value_text(label), "cells": cells})
+    dataset_pairs = _dataset_pairs(picked)
+    page_pairs = [*dataset_pairs, ("attribute", column.name)]
+    if segment is not None:
+        page_pairs.append(("segment", str(segment.pk)))
+    figure = (
+        charts.grouped_share_figure(
+            [_value_text(label) for label in dist["labels"]],
+            [(s["label"], s["shares"], s["counts"]) for s in out_series],
+        )
+        if dist["labels"]
+        else None
+    )
+    return {
+        **_picked_dict(picked),
+        "attribute": {"name": column.name, "type": column.type, "binned": dist["binned"], "grain": dist["grain"]},
+        "edges": dist.get("edges"),
+        "filters": _filters_dict(filters, page_pairs),
+        "segment": {"id": segment.pk, "name": segment.name} if segment is not None else None,
+        "series": out_series,
+        "rows": rows,
+        "other": dist["other"],
+        "figures": {"distribution": figure} if figure else {},
+    }

@@ -1,0 +1,27 @@
+"""Celery entry points for analytics: thin wrappers that re-fetch by id inside the workspace."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from analytics.models import ComboJob
+
+
+@shared_task(
+    bind=True,
+    name="analytics.tasks.combo_job_run",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def combo_job_run_task(self, *, workspace_id: int, job_id: int) -> dict | None:
+    from analytics.combos_services import combo_job_run  # local import: the services enqueue this task
+
+    # Scoped by workspace: a message naming another workspace's job finds nothing (T-IDOR-07).
+    job = ComboJob.objects.filter(workspace_id=workspace_id, pk=job_id).select_related("version").first()
+    if job is None:
+        return None
+    ended = combo_job_run(job=job)
+    return {"job_id": job_id, "status": ended.status}
