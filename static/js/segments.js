@@ -1,0 +1,127 @@
+// Segment builder: live metrics and preview without a page reload, by fetching the builder URL
+// with ?format=json (segments/views.py answers with the same numbers the page shows).
+//
+// Progressive enhancement: without this file the filter form is a plain GET form and the save
+// form posts the filters the page was rendered with. Server text goes in through textContent only.
+
+const PAGE_KEYS = new Set(["format"]);
+
+function formParams(form) {
+  const params = new URLSearchParams();
+  for (const [key, value] of new FormData(form)) {
+    if (value !== "" && !PAGE_KEYS.has(key)) params.append(key, value);
+  }
+  return params;
+}
+
+function updateMetrics(metrics) {
+  for (const metric of metrics) {
+    const card = document.querySelector(`[data-metric="${CSS.escape(metric.key)}"]`);
+    if (!card) continue;
+    card.querySelector("[data-metric-value]").textContent = metric.display;
+    card.classList.toggle("kpi-missing", Boolean(metric.missing));
+  }
+}
+
+function updateBadges(active) {
+  const box = document.querySelector("[data-active-filters]");
+  box.replaceChildren();
+  if (!active.length) {
+    const none = document.createElement("span");
+    none.className = "muted small";
+    none.textContent = "No filters: every row of the dataset.";
+    box.append(none);
+    return;
+  }
+  for (const text of active) {
+    const badge = document.createElement("span");
+    badge.className = "badge badge-primary";
+    badge.textContent = text;
+    box.append(badge);
+  }
+}
+
+function cellRow(cells, tag) {
+  const tr = document.createElement("tr");
+  for (const text of cells) {
+    const cell = document.createElement(tag);
+    if (tag === "th") cell.scope = "col";
+    cell.textContent = text;
+    tr.append(cell);
+  }
+  return tr;
+}
+
+function updatePreview(preview) {
+  const table = document.querySelector("[data-preview] table");
+  if (!table || !preview) return;
+  const head = document.createElement("thead");
+  head.append(cellRow(preview.columns, "th"));
+  const body = document.createElement("tbody");
+  if (!preview.rows.length) {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = Math.max(preview.columns.length, 1);
+    td.className = "muted";
+    td.textContent = "No row matches these filters.";
+    tr.append(td);
+    body.append(tr);
+  }
+  for (const row of preview.rows) body.append(cellRow(row, "td"));
+  table.replaceChildren(head, body);
+}
+
+let pending = null;
+
+async function load(form, params) {
+  const error = document.querySelector("[data-builder-error]");
+  const jsonParams = new URLSearchParams(params);
+  jsonParams.set("format", "json");
+  if (pending) pending.abort();
+  pending = new AbortController();
+  document.body.classList.add("is-loading");
+  try {
+    const response = await fetch(`${window.location.pathname}?${jsonParams}`, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      signal: pending.signal,
+    });
+    const data = await response.json();
+    if (!response.ok) {
+      error.textContent = data.error || "These filters could not be applied.";
+      error.hidden = false;
+      return;
+    }
+    error.hidden = true;
+    updateMetrics(data.metrics);
+    updateBadges(data.filters.active);
+    updatePreview(data.preview);
+    const query = document.querySelector("[data-save-form] input[name='query']");
+    if (query) query.value = data.filters.query;
+    window.history.replaceState(null, "", `${window.location.pathname}?${params}`);
+    document.body.dataset.builderState = data.filters.query;
+  } catch (exc) {
+    if (exc.name !== "AbortError") {
+      error.textContent = "The numbers could not be updated. Reload the page to try again.";
+      error.hidden = false;
+    }
+  } finally {
+    document.body.classList.remove("is-loading");
+  }
+}
+
+function init() {
+  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+    select.addEventListener("change", () => select.form.submit());
+  }
+  const form = document.querySelector("[data-builder-form]");
+  if (!form) return;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load(form, formParams(form));
+  });
+  form.addEventListener("change", () => load(form, formParams(form)));
+  document.body.dataset.builderReady = "1";
+}
+
+init();
