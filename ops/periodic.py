@@ -54,6 +54,13 @@ SCHEDULES = (
         period=IntervalSchedule.MINUTES,
         description="Re-queue stuck uploads (broker down, worker died), fail poison files, purge orphaned staging.",
     ),
+    Schedule(
+        name="exports janitor",
+        task="exports.tasks.janitor",
+        every=15,
+        period=IntervalSchedule.MINUTES,
+        description="Delete expired export files, re-queue exports never enqueued, fail ones a dead worker left.",
+    ),
 )
 
 

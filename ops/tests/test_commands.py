@@ -106,6 +106,7 @@ def test_setup_periodic_tasks_writes_every_schedule(db):
     rows = PeriodicTask.objects.filter(name__startswith="leadnav: ").select_related("interval")
     assert {row.task: (row.interval.every, row.interval.period, row.enabled) for row in rows} == {
         "datasets.tasks.janitor": (1, IntervalSchedule.MINUTES, True),
+        "exports.tasks.janitor": (15, IntervalSchedule.MINUTES, True),
         "ops.tasks.audit_chain_verify": (1, IntervalSchedule.DAYS, True),
         "ops.tasks.purge_expired_sessions": (1, IntervalSchedule.DAYS, True),
     }
@@ -118,12 +119,13 @@ def test_setup_periodic_tasks_is_idempotent(db):
 
     call_command("setup_periodic_tasks", stdout=out)
 
-    assert PeriodicTask.objects.count() == 3
-    assert IntervalSchedule.objects.count() == 2
+    assert PeriodicTask.objects.count() == 4
+    assert IntervalSchedule.objects.count() == 3
     assert out.getvalue().splitlines() == [
         "updated: leadnav: audit chain verify",
         "updated: leadnav: purge expired sessions",
         "updated: leadnav: datasets janitor",
+        "updated: leadnav: exports janitor",
     ]
 
 
@@ -138,6 +140,7 @@ def test_setup_periodic_tasks_removes_dropped_managed_rows_and_keeps_others(db):
         "added by an operator",
         "leadnav: audit chain verify",
         "leadnav: datasets janitor",
+        "leadnav: exports janitor",
         "leadnav: purge expired sessions",
     ]
 
