@@ -9,6 +9,9 @@ from accounts.tests.factories import UserFactory
 from workspaces.models import Role
 from workspaces.tests.factories import MembershipFactory, WorkspaceFactory
 
+# The Chromium fixtures (one browser per session, however many apps have browser tests).
+pytest_plugins = ["tests.browser.fixtures"]
+
 
 @pytest.fixture
 def workspace(db):

@@ -12,6 +12,7 @@ from allauth.account.models import EmailAddress
 from django.db import transaction
 
 from accounts.models import User
+from segments import demo as segments_demo
 from workspaces.models import Membership, Role, Workspace
 
 DEMO_WORKSPACE_NAME = "Demo Marketing"
@@ -83,3 +84,9 @@ def demo_datasets_seed(*, workspace: Workspace) -> list[str]:
     module = importlib.import_module(DATASETS_DEMO_MODULE)
     owner = Membership.objects.get(workspace=workspace, role=Role.OWNER, user__email=DEMO_ACCOUNTS[0].email).user
     return list(module.demo_datasets_seed(workspace=workspace, uploaded_by=owner))
+
+
+def demo_segments_seed(*, workspace: Workspace) -> list[str]:
+    """Two saved segments of the demo visitors dataset (segments/demo.py), once the datasets are in."""
+    owner = Membership.objects.get(workspace=workspace, role=Role.OWNER, user__email=DEMO_ACCOUNTS[0].email).user
+    return segments_demo.demo_segments_seed(workspace=workspace, user=owner)

@@ -24,6 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+from analytics.models import ComboJob
 from datasets.tests.page_helpers import (
     VISITORS_CSV,
     dataset_remappable,
@@ -94,14 +95,75 @@ ROUTES: dict[str, Callable[[Scene], tuple[dict, dict]]] = {
     ),
     "datasets:rename": lambda s: ({"dataset_id": _analysts_dataset(s).pk}, {"name": "Renamed"}),
     "datasets:delete": lambda s: ({"dataset_id": _analysts_dataset(s).pk}, {}),
+    # exports: any member; `background=1` makes a job (a streamed export would change no row).
+    "exports:rows": lambda s: ({}, {"file": "csv", "background": "1", "dataset": _export_dataset(s, "buyers").pk}),
+    "exports:report": lambda s: (
+        {"kind": "buyers"},
+        {"file": "json", "background": "1", "dataset": _export_dataset(s, "buyers").pk},
+    ),
+    "exports:combos": lambda s: (
+        {},
+        {
+            "file": "xlsx",
+            "background": "1",
+            "dataset": _export_dataset(s, "visitors").pk,
+            "attr": ["channel", "gender"],
+        },
+    ),
     "datasets:version_restore": lambda s: _analysts_old_version(s),  # noqa: PLW0108 (defined below)
     "datasets:version_delete": lambda s: _analysts_old_version(s),  # noqa: PLW0108
+    # segments: analysts save; the author (here the analyst) or an owner edits / deletes; filter
+    # sets are personal (the viewer's own: anyone else gets 404).
+    "segments:new": lambda s: ({}, {"dataset": _segment_dataset(s).pk, "name": "New", "query": "in.channel=Email"}),
+    "segments:edit": lambda s: ({"segment_id": _analysts_segment(s).pk}, {"name": "Renamed", "query": ""}),
+    "segments:delete": lambda s: ({"segment_id": _analysts_segment(s).pk}, {}),
+    "segments:filter_set_save": lambda s: ({}, {"kind": "visitors", "name": "Mine", "query": "in.channel=Email"}),
+    "segments:filter_set_delete": lambda s: ({"filter_set_id": _viewers_filter_set(s).pk}, {}),
 }
+
+
+def _segment_dataset(s: Scene):
+    from analytics.tests.dashboard_data import visitors_dataset
+
+    return visitors_dataset(workspace=s.workspace)
+
+
+def _analysts_segment(s: Scene):
+    from segments.models import Segment
+
+    dataset = _segment_dataset(s)
+    return Segment.objects.create(
+        workspace=s.workspace,
+        dataset=dataset,
+        name="Analyst's",
+        query="in.channel=Email",
+        created_by=s.users["analyst"],
+    )
+
+
+def _viewers_filter_set(s: Scene):
+    from segments.models import SavedFilterSet
+
+    return SavedFilterSet.objects.create(
+        workspace=s.workspace, user=s.users["viewer"], kind="visitors", name="Viewer's"
+    )
 
 
 def _analysts_dataset(s: Scene):
     # An analyst may manage the datasets they uploaded; owners any dataset (DESIGN.md §4).
     return dataset_row(workspace=s.workspace, user=s.users["analyst"], name="Analyst's", files=False)
+
+
+def _export_dataset(s: Scene, kind: str):
+    from analytics.tests.dashboard_data import buyers_dataset, visitors_dataset
+
+    return (buyers_dataset if kind == "buyers" else visitors_dataset)(workspace=s.workspace)
+
+
+def _viewers_export(s: Scene) -> dict:
+    from exports.tests.helpers import job_done
+
+    return {"export_id": job_done(workspace=s.workspace, user=s.users["viewer"]).pk}
 
 
 def _analysts_old_version(s: Scene) -> tuple[dict, dict]:
@@ -129,8 +191,16 @@ MATRIX = [
     ("datasets:remap",                 403,   302,    302,  404),
     ("datasets:rename",                403,   302,    302,  404),
     ("datasets:delete",                403,   302,    302,  404),
+    ("exports:rows",                   302,   302,    302,  404),
+    ("exports:report",                 302,   302,    302,  404),
+    ("exports:combos",                 302,   302,    302,  404),
     ("datasets:version_restore",       403,   302,    302,  404),
     ("datasets:version_delete",        403,   302,    302,  404),
+    ("segments:new",                   403,   302,    302,  404),
+    ("segments:edit",                  403,   302,    302,  404),
+    ("segments:delete",                403,   302,    302,  404),
+    ("segments:filter_set_save",       302,   302,    302,  404),
+    ("segments:filter_set_delete",     302,   404,    404,  404),
 ]
 # fmt: on
 
@@ -169,10 +239,30 @@ READ_ONLY_ROUTES = {
     "datasets:download_receipt",
     "datasets:upload_detail",
     "datasets:upload_progress",
+    # exports: the jobs list and a job's page, progress and file (the viewer's own job here).
+    "exports:list",
+    "exports:detail",
+    "exports:progress",
+    "exports:download",
     # analytics: GET-only dashboards (an empty workspace shows the "upload a file" state).
     "analytics:buyers",
     "analytics:visitors",
+    # analytics: top combos, deep dive, a combos job's status (JSON) and the attribute explorer.
+    "analytics:combos",
+    "analytics:combo_deep_dive",
+    "analytics:combo_job",
+    "analytics:explorer",
+    # segments: list, detail and compare are for every member.
+    "segments:list",
+    "segments:detail",
+    "segments:compare",
+    "analytics:search",
 }
+
+
+def _combo_job(s: Scene) -> ComboJob:
+    version = dataset_row(workspace=s.workspace, files=False).current_version
+    return ComboJob.objects.create(workspace=s.workspace, version=version, key="a-question", settings_query="attr=name")
 
 
 def _readable_dataset(s: Scene) -> dict:
@@ -190,6 +280,11 @@ READ_ONLY_KWARGS: dict[str, Callable[[Scene], dict]] = {
     "datasets:download_receipt": _readable_dataset,
     "datasets:upload_detail": lambda s: {"upload_id": upload_row(workspace=s.workspace).pk},
     "datasets:upload_progress": lambda s: {"upload_id": upload_row(workspace=s.workspace).pk},
+    "exports:detail": _viewers_export,
+    "exports:progress": _viewers_export,
+    "exports:download": _viewers_export,
+    "segments:detail": lambda s: {"segment_id": _analysts_segment(s).pk},
+    "analytics:combo_job": lambda s: {"job_id": _combo_job(s).pk},
 }
 
 

@@ -20,6 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from analytics.models import ComboJob
 from audit.services import audit_record
 from datasets.models import UploadStatus
 from datasets.tests.page_helpers import dataset_row, upload_failed, upload_needs_mapping, upload_row
@@ -81,6 +82,31 @@ def _dataset_version(b: Workspace) -> dict:
     return {"workspace_slug": b.slug, "dataset_id": dataset.pk, "version_id": old.pk}
 
 
+def _segment_row(b: Workspace):
+    from segments.models import Segment
+
+    dataset = dataset_row(workspace=b, name="B segment data", files=False)
+    return Segment.objects.create(workspace=b, dataset=dataset, name="B segment", query="in.name=Alice")
+
+
+def _segment(b: Workspace) -> dict:
+    return {"workspace_slug": b.slug, "segment_id": _segment_row(b).pk}
+
+
+def _filter_set(b: Workspace) -> dict:
+    from segments.models import SavedFilterSet
+
+    user = MembershipFactory(workspace=b).user
+    saved = SavedFilterSet.objects.create(workspace=b, user=user, kind="visitors", name="B filters", query="")
+    return {"workspace_slug": b.slug, "filter_set_id": saved.pk}
+
+
+def _combo_job(b: Workspace) -> dict:
+    version = dataset_row(workspace=b, name="B data", files=False).current_version
+    job = ComboJob.objects.create(workspace=b, version=version, key="b-question", settings_query="attr=name")
+    return {"workspace_slug": b.slug, "job_id": job.pk}
+
+
 FACTORIES_BY_ROUTE: dict[str, Callable[[Workspace], dict]] = {
     "workspaces:member_role": lambda b: {"workspace_slug": b.slug, "member_id": MembershipFactory(workspace=b).pk},
     "workspaces:member_remove": lambda b: {"workspace_slug": b.slug, "member_id": MembershipFactory(workspace=b).pk},
@@ -112,11 +138,26 @@ FACTORIES_BY_ROUTE: dict[str, Callable[[Workspace], dict]] = {
     "datasets:remap": _dataset,
     "datasets:version_restore": _dataset_version,
     "datasets:version_delete": _dataset_version,
+    "analytics:combo_job": _combo_job,
+    "exports:detail": lambda b: _export_job(b),  # noqa: PLW0108 (defined below)
+    "exports:progress": lambda b: _export_job(b),  # noqa: PLW0108
+    "exports:download": lambda b: _export_job(b),  # noqa: PLW0108
+    "segments:detail": _segment,
+    "segments:edit": _segment,
+    "segments:delete": _segment,
+    "segments:filter_set_delete": _filter_set,
     "owner_admin:view_on_site": lambda b: {
         "content_type_id": ContentType.objects.get_for_model(Workspace).pk,
         "object_id": b.pk,
     },
 }
+
+
+def _export_job(b: Workspace) -> dict:
+    from exports.tests.helpers import job_done
+
+    return {"workspace_slug": b.slug, "export_id": job_done(workspace=b, user=MembershipFactory(workspace=b).user).pk}
+
 
 # One entry per model registered on owner_admin_site: build B's row, return its pk.
 ADMIN_OBJECT_FACTORIES: dict[str, Callable[[Workspace], int]] = {
@@ -125,6 +166,7 @@ ADMIN_OBJECT_FACTORIES: dict[str, Callable[[Workspace], int]] = {
     "workspaces.invitation": lambda b: _invitation(b).pk,
     "audit.auditevent": lambda b: audit_record(action="workspace.renamed", workspace=b, details={"n": B_MARKER}).pk,
     "datasets.upload": lambda b: upload_row(workspace=b, name="b-upload.csv").pk,
+    "segments.segment": lambda b: _segment_row(b).pk,
 }
 ADMIN_OBJECT_VIEWS = ["change", "delete", "history"]
 for _model in owner_admin_site._registry:

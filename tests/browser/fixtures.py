@@ -1,4 +1,4 @@
-"""Playwright (Python) driving Debian's Chromium against pytest-django's live server.
+"""Playwright (Python) driving Debian's Chromium against pytest-django's live server (a plugin: conftest.py).
 
 Never `playwright install`: the browser is /usr/bin/chromium from Debian's package.
 """

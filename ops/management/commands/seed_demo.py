@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ops.demo import demo_datasets_seed, demo_seed
+from ops.demo import demo_datasets_seed, demo_seed, demo_segments_seed
 
 REFUSED_IN_PRODUCTION = "seed_demo creates accounts with published passwords; it never runs with production settings."
 NEEDS_DEMO_FLAG = "seed_demo needs DJANGO_DEBUG=1 or --demo: it creates accounts with published passwords."
@@ -22,6 +22,7 @@ class Command(BaseCommand):
             raise CommandError(NEEDS_DEMO_FLAG)
         workspace, accounts = demo_seed()
         dataset_lines = demo_datasets_seed(workspace=workspace)
+        dataset_lines += demo_segments_seed(workspace=workspace)
 
         self.stdout.write(f"Demo workspace: {workspace.name} (/w/{workspace.slug}/)")
         self.stdout.write("Demo sign-ins (demo only: these passwords are public):")
