@@ -6,6 +6,9 @@
     &min_conversion=4                           minimum conversion in percent (default 4)
     &converted=purchased                        the conversion column (default: the one mapped to `converted`)
     &converted_value=yes                        values of a non-boolean conversion column meaning "converted"
+    &match=12[&match_version=34]                converted = the visitor's key matches a key of buyers dataset 12
+                                                (its current version, or version 34); read by
+                                                analytics.combos_selectors.combo_match, not by `combo_settings`
 
 With no `attr`, the default attributes are the dataset's categorical canonical fields (at most
 DEFAULT_MAX_ATTRIBUTES). Bad input raises `QueryError` (the page answers 400).
@@ -18,7 +21,17 @@ import math
 from analytics.engine import ComboSettings, InvalidComboSettings, QueryError, Source
 from analytics.engine.schema import BOOLEAN, TEXT
 
-KEYS = ("attr", "min_size", "max_size", "min_purchasers", "min_conversion", "converted", "converted_value")
+KEYS = (
+    "attr",
+    "min_size",
+    "max_size",
+    "min_purchasers",
+    "min_conversion",
+    "converted",
+    "converted_value",
+    "match",
+    "match_version",
+)
 DEFAULT_MAX_ATTRIBUTES = 8
 # Canonical fields offered first as combo attributes, in this order.
 ATTRIBUTE_FIELDS = (

@@ -29,19 +29,29 @@ from analytics.engine import (
     Filter,
     FilterSet,
     GroupBy,
+    InvalidComboSettings,
     Measure,
     Query,
     QueryError,
     Source,
     execute,
 )
-from analytics.engine.combos import SMALL_SAMPLE_PURCHASERS, SMALL_SAMPLE_VISITORS, TOP_COVERAGE, cube_size_hint
+from analytics.engine.adapter import source_for_version
+from analytics.engine.combos import (
+    MATCH_AND_COLUMN,
+    SMALL_SAMPLE_PURCHASERS,
+    SMALL_SAMPLE_VISITORS,
+    TOP_COVERAGE,
+    cube_size_hint,
+    match_keys,
+    matchable,
+)
 from analytics.engine.histogram import bin_edges, histogram, numeric_range
 from analytics.engine.schema import BOOLEAN, INTEGER, TEXT
 from analytics.engine.series import NATURAL_ORDER_FIELDS, natural_key
 from analytics.models import ComboJob, ComboJobStatus
 from analytics.selectors import Picked, active_filters, dashboard_datasets, dashboard_pick
-from datasets.models import Dataset, Kind
+from datasets.models import Dataset, DatasetVersion, Kind
 
 COMBO_KINDS = (Kind.VISITORS.value, Kind.COMBOS.value)
 PER_PAGE = 50
@@ -52,7 +62,8 @@ EXPLORER_TOP = 30  # categories shown before "Other"
 OTHER = "Other"
 
 COMBOS_PAGE_KEYS = ("dataset", "version", "format", "sort", "page", "rank", *COMBO_KEYS)
-EXPLORER_PAGE_KEYS = ("dataset", "version", "format", "attribute", "segment")
+# `match`/`match_version` ride along on links from the combos pages (the explorer does not use them).
+EXPLORER_PAGE_KEYS = ("dataset", "version", "format", "attribute", "segment", "match", "match_version")
 # Allowlisted `sort` values: "-key" is descending. Ties always keep the rank order.
 SORTS = {
     "rank": ("rank", False),
@@ -73,6 +84,15 @@ ERROR_BAD_SORT = "Invalid sort: {sort!r}. Use one of: {allowed}."
 ERROR_BAD_NUMBER = "{key} must be a whole number ≥ 1, not {value!r}."
 ERROR_RANK_RANGE = "Rank {rank} is out of range: {ranked} combos are ranked."
 ERROR_BAD_FORMAT = "Invalid format: {format!r}."
+ERROR_MATCH_NO_DATA = "The buyers dataset {name!r} has no loaded version to match against."
+NOTE_MATCH = (
+    "Converted = the visitor's key matches a buyer's key in {name!r} (version {number}); "
+    "the filters apply to the visitors, every buyer is used."
+)
+NOTE_MATCH_PROPOSED = (
+    "This visitors dataset has no converted flag, so visitors are matched to the buyers dataset {name!r}: "
+    "a visitor converted when their key matches a buyer's key."
+)
 ERROR_NO_RANKED = "No combo meets the minimums: lower the minimum purchasers or conversion, or add attributes."
 SMALL_SAMPLE_NOTE = (
     f"Small sample: fewer than {SMALL_SAMPLE_PURCHASERS} purchasers or {SMALL_SAMPLE_VISITORS} visitors; "
@@ -137,6 +157,140 @@ def pick(*, workspace, kinds: tuple[str, ...] | None, dataset_raw: str = "", ver
     if picked.dataset not in choices:
         choices.insert(0, picked.dataset)
     return dataclasses.replace(picked, datasets=choices)
+
+
+# --- conversion by matching to a buyers dataset ------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Match:
+    """A buyers dataset version the visitors are matched to (`proposed`: chosen by default, the URL
+    did not name it)."""
+
+    dataset: Dataset
+    version: DatasetVersion
+    source: Source
+    proposed: bool = False
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Query-string pairs for links (the version is pinned only when it is not the current one)."""
+        pairs = [("match", str(self.dataset.pk))]
+        if self.version.pk != self.dataset.current_version_id:
+            pairs.append(("match_version", str(self.version.pk)))
+        return pairs
+
+    def job_pairs(self) -> list[tuple[str, str]]:
+        """Pairs for a background job: always the exact version (the cache key names its files)."""
+        return [("match", str(self.dataset.pk)), ("match_version", str(self.version.pk))]
+
+
+def _buyers_datasets(workspace):
+    return (
+        Dataset.objects.for_workspace(workspace)
+        .filter(kind=Kind.BUYERS, current_version__isnull=False)
+        .select_related("current_version")
+        .order_by("name", "id")
+    )
+
+
+def match_choices(*, workspace) -> list[dict]:
+    """The workspace's buyers datasets that have a loaded version with a buyer key column."""
+    out = []
+    for dataset in _buyers_datasets(workspace):
+        try:
+            source = source_for_version(dataset.current_version)
+        except (FileNotFoundError, QueryError):
+            continue
+        if source.by_field("buyer_key") is not None:
+            out.append({"id": dataset.pk, "name": dataset.name})
+    return out
+
+
+def _match_version(*, workspace, dataset: Dataset, version_raw: str) -> DatasetVersion:
+    versions = DatasetVersion.objects.for_workspace(workspace).filter(dataset=dataset)
+    if version_raw:
+        return get_object_or_404(versions, pk=_id(version_raw))
+    if dataset.current_version_id is None:
+        raise QueryError(ERROR_MATCH_NO_DATA.format(name=dataset.name))
+    return get_object_or_404(versions, pk=dataset.current_version_id)
+
+
+def _proposed_match(*, workspace, dataset: Dataset, source: Source) -> Match | None:
+    """With no converted flag in a visitors dataset: the one buyers dataset its key can match."""
+    if dataset.kind != Kind.VISITORS or source.by_field("converted") is not None:
+        return None
+    if source.by_field("visitor_key") is None:
+        return None
+    found = []
+    for buyers in _buyers_datasets(workspace):
+        try:
+            buyers_source = source_for_version(buyers.current_version)
+        except (FileNotFoundError, QueryError):
+            continue
+        if matchable(source, buyers_source):
+            found.append(Match(buyers, buyers.current_version, buyers_source, proposed=True))
+    return found[0] if len(found) == 1 else None
+
+
+def combo_match(*, workspace, data, dataset: Dataset, source: Source) -> Match | None:
+    """The buyers dataset version named by `?match=` (and `?match_version=`), inside `workspace`
+    (another workspace's id → 404); without `match`, the proposed one (see `_proposed_match`)
+    when the visitors have no converted flag and no conversion column is chosen; else None."""
+    raw = data.get("match", "")
+    version_raw = data.get("match_version", "")
+    if not raw:
+        if version_raw:
+            raise Http404
+        if data.get("converted") or [v for v in data.getlist("converted_value") if v]:
+            return None
+        return _proposed_match(workspace=workspace, dataset=dataset, source=source)
+    buyers = get_object_or_404(Dataset.objects.for_workspace(workspace).filter(kind=Kind.BUYERS), pk=_id(raw))
+    if data.get("converted") or [v for v in data.getlist("converted_value") if v]:
+        raise InvalidComboSettings(MATCH_AND_COLUMN)
+    version = _match_version(workspace=workspace, dataset=buyers, version_raw=version_raw)
+    match = Match(buyers, version, source_for_version(version))
+    match_keys(source, match.source)  # a clear 400 before anything is computed or queued
+    return match
+
+
+def _match_pairs(match: Match | None) -> list[tuple[str, str]]:
+    return match.pairs() if match is not None else []
+
+
+def conversion_data(*, source: Source, settings: ComboSettings, match: Match | None, result) -> dict:
+    """How "converted" is decided: by matching to a buyers dataset (with the match rate once the
+    result is there), by a flag/column, or by a combos file's purchaser counts."""
+    if match is not None:
+        summary = result.match if result is not None else None
+        rate = summary["match_rate"] if summary else None
+        note = (NOTE_MATCH_PROPOSED if match.proposed else NOTE_MATCH).format(
+            name=match.dataset.name, number=match.version.number
+        )
+        if summary:
+            note += (
+                f" Match rate: {_pct(rate)} ({summary['matched']:,} of {summary['buyers']:,} buyers"
+                f" are among the {summary['visitors']:,} visitors)."
+            )
+        return {
+            "method": "match",
+            "buyers_dataset": match.dataset.pk,
+            "buyers_dataset_name": match.dataset.name,
+            "buyers_version": match.version.pk,
+            "proposed": match.proposed,
+            "match_rate": rate,
+            "matched": summary["matched"] if summary else None,
+            "buyers": summary["buyers"] if summary else None,
+            "visitors": summary["visitors"] if summary else None,
+            "key_kind": summary["key_kind"] if summary else None,
+            "note": note,
+        }
+    if source.by_field("visitors_count") is not None and source.by_field("purchasers_count") is not None:
+        return {"method": "counts", "column": None, "values": [], "note": ""}
+    column = settings.converted or (c.name if (c := source.by_field("converted")) is not None else None)
+    return {
+        "method": "flag",
+        "column": column,
+        "values": [str(v) for v in settings.converted_values],
+        "note": "",
+    }
 
 
 def background_needed(*, picked: Picked, settings: ComboSettings) -> bool:
@@ -207,9 +361,11 @@ def _filters_dict(filters: FilterSet, page_pairs: list[tuple[str, str]]) -> dict
     }
 
 
-def settings_form(*, source: Source, settings: ComboSettings | None, data) -> dict:
+def settings_form(
+    *, source: Source, settings: ComboSettings | None, data, workspace=None, match: Match | None = None
+) -> dict:
     """What the settings form shows: attribute checkboxes (chosen ones first, in their order),
-    the size range and minimums, and the conversion column choices."""
+    the size range and minimums, and the conversion choices (column, or a buyers dataset to match)."""
     chosen = list(settings.attributes) if settings else [a for a in data.getlist("attr") if source.has(a)]
     choices = chosen + [a for a in attribute_choices(source) if a not in chosen]
     converted = source.by_field("converted")
@@ -226,6 +382,10 @@ def settings_form(*, source: Source, settings: ComboSettings | None, data) -> di
         "converted_values": [str(v) for v in settings.converted_values]
         if settings
         else data.getlist("converted_value"),
+        "match_choices": match_choices(workspace=workspace) if workspace is not None else [],
+        "match": str(match.dataset.pk) if match is not None else data.get("match", ""),
+        "match_version": dict(match.pairs()).get("match_version", "") if match is not None else "",
+        "has_visitor_key": source.by_field("visitor_key") is not None,
     }
 
 
@@ -369,14 +529,22 @@ def combos_page_data(
     job: ComboJob | None,
     sort: str,
     page: int,
+    source: Source | None = None,
+    match: Match | None = None,
 ) -> dict:
     """Everything the combos page shows (`result` None: a worker is computing it, see `job`)."""
     dataset_pairs = _dataset_pairs(picked)
-    settings_pairs = combo_pairs(settings)
+    settings_pairs = combo_pairs(settings) + _match_pairs(match)
     base_pairs = dataset_pairs + settings_pairs + filters.to_pairs()
     data = {
         **_picked_dict(picked),
         "settings": _settings_dict(settings),
+        "conversion": conversion_data(
+            source=source if source is not None else source_for_version(picked.version),
+            settings=settings,
+            match=match,
+            result=result,
+        ),
         "filters": _filters_dict(filters, dataset_pairs + settings_pairs),
         "job": job_data(workspace=workspace, job=job) if job is not None else None,
         "ready": result is not None,
@@ -384,7 +552,7 @@ def combos_page_data(
         "deep_dive_url": reverse("analytics:combo_deep_dive", args=[workspace.slug]) + _query(base_pairs),
         "export_query": urlencode(base_pairs),
         "explorer_url": reverse("analytics:explorer", args=[workspace.slug])
-        + _query(dataset_pairs + filters.to_pairs()),
+        + _query(dataset_pairs + _match_pairs(match) + filters.to_pairs()),
     }
     if result is None:
         return data
@@ -443,14 +611,23 @@ def deep_dive_data(
     result: ComboResult | None,
     job: ComboJob | None,
     rank: int,
+    source: Source | None = None,
+    match: Match | None = None,
 ) -> dict:
     """One combo: its neighbours (rank ± 2), conversion percentile, and each attribute's distribution."""
     dataset_pairs = _dataset_pairs(picked)
-    base_pairs = dataset_pairs + combo_pairs(settings) + filters.to_pairs()
+    settings_pairs = combo_pairs(settings) + _match_pairs(match)
+    base_pairs = dataset_pairs + settings_pairs + filters.to_pairs()
     data = {
         **_picked_dict(picked),
         "settings": _settings_dict(settings),
-        "filters": _filters_dict(filters, dataset_pairs + combo_pairs(settings) + [("rank", str(rank))]),
+        "conversion": conversion_data(
+            source=source if source is not None else source_for_version(picked.version),
+            settings=settings,
+            match=match,
+            result=result,
+        ),
+        "filters": _filters_dict(filters, dataset_pairs + settings_pairs + [("rank", str(rank))]),
         "job": job_data(workspace=workspace, job=job) if job is not None else None,
         "ready": result is not None,
         "rank": rank,

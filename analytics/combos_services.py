@@ -19,11 +19,12 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from analytics.combo_params import combo_pairs, combo_settings
-from analytics.engine import FilterSet, QueryError
+from analytics.engine import FilterSet, InvalidComboSettings, QueryError
 from analytics.engine.adapter import source_for_version
 from analytics.engine.combos import combos_cache_key, top_combos, top_combos_cached
 from analytics.models import ComboJob, ComboJobStatus
 from audit.services import audit_record
+from datasets.models import DatasetVersion, Kind
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ STEP_RANKING = "ranking the combos"
 STEP_DONE = "done"
 ERROR_UNEXPECTED = "The combos could not be computed. Try again later."
 ERROR_FILE_MISSING = "The data file of this dataset version is not available."
+ERROR_MATCH_GONE = "the buyers dataset version to match against is no longer available"
 PROGRESS_EVERY_SECONDS = 0.5
 # A queued or running job untouched for this long lost its worker: the next page view re-queues it.
 DEFAULT_STALE_SECONDS = 2 * 3600 + 600
@@ -135,6 +137,24 @@ def _finish(job: ComboJob, *, status: str, error: str = "") -> None:
     )
 
 
+def _job_buyers(job: ComboJob, query: QueryDict):
+    """The buyers source a job matches to (`match` + `match_version` in its settings query), looked
+    up inside the job's workspace; None without a match."""
+    dataset_raw, version_raw = query.get("match", ""), query.get("match_version", "")
+    if not dataset_raw:
+        return None
+    if not (dataset_raw.isdigit() and version_raw.isdigit()):
+        raise InvalidComboSettings(ERROR_MATCH_GONE)
+    version = (
+        DatasetVersion.objects.for_workspace(job.workspace_id)
+        .filter(pk=int(version_raw), dataset_id=int(dataset_raw), dataset__kind=Kind.BUYERS)
+        .first()
+    )
+    if version is None:
+        raise InvalidComboSettings(ERROR_MATCH_GONE)
+    return source_for_version(version)
+
+
 def combo_job_run(*, job: ComboJob) -> ComboJob:
     """Compute the job's combos into the analytics cache (no-op unless the job is queued)."""
     if not _claim(job):
@@ -152,9 +172,11 @@ def combo_job_run(*, job: ComboJob) -> ComboJob:
 
     try:
         source = source_for_version(job.version)
-        settings = combo_settings(source, QueryDict(job.settings_query))
+        query = QueryDict(job.settings_query)
+        settings = combo_settings(source, query)
         filters = FilterSet.from_querydict(source, QueryDict(job.filters_query))
-        top_combos(source, settings, workspace_id=job.workspace_id, filters=filters, progress=progress)
+        buyers = _job_buyers(job, query)
+        top_combos(source, settings, workspace_id=job.workspace_id, filters=filters, buyers=buyers, progress=progress)
     except QueryError as error:
         _finish(job, status=ComboJobStatus.FAILED, error=str(error))
     except FileNotFoundError:
@@ -169,21 +191,34 @@ def combo_job_run(*, job: ComboJob) -> ComboJob:
 
 
 def combos_result_or_job(
-    *, workspace, version, source, settings, filters: FilterSet, background: bool, user=None, request=None
+    *,
+    workspace,
+    version,
+    source,
+    settings,
+    filters: FilterSet,
+    background: bool,
+    match=None,
+    user=None,
+    request=None,
 ):
     """(result, job) for a page: a small question is computed now (job None); a large one is read
-    from the cache, or handed to a worker (result None until the job is done)."""
+    from the cache, or handed to a worker (result None until the job is done).
+
+    `match`: an `analytics.combos_selectors.Match` (the buyers dataset version the visitors are
+    matched to), or None for the converted flag."""
+    buyers = match.source if match is not None else None
     if not background:
-        return top_combos(source, settings, workspace_id=workspace.pk, filters=filters), None
-    result = top_combos_cached(source, settings, workspace_id=workspace.pk, filters=filters)
-    key = combos_cache_key(source, settings, workspace_id=workspace.pk, filters=filters)
+        return top_combos(source, settings, workspace_id=workspace.pk, filters=filters, buyers=buyers), None
+    result = top_combos_cached(source, settings, workspace_id=workspace.pk, filters=filters, buyers=buyers)
+    key = combos_cache_key(source, settings, workspace_id=workspace.pk, filters=filters, buyers=buyers)
     if result is not None:
         return result, ComboJob.objects.for_workspace(workspace).filter(version=version, key=key).first()
     job = combo_job_ensure(
         workspace=workspace,
         version=version,
         key=key,
-        settings_query=urlencode(combo_pairs(settings)),
+        settings_query=urlencode(combo_pairs(settings) + (match.job_pairs() if match is not None else [])),
         filters_query=filters.to_query_string(),
         user=user,
         request=request,

@@ -71,7 +71,7 @@ def _no_dataset(request: HttpRequest, page: str, context: dict) -> HttpResponse:
 
 
 def _combos_input(request: HttpRequest, membership: Membership, context: dict):
-    """(picked, source, filters, settings), filling `context` as far as the request parses."""
+    """(picked, source, filters, settings, match), filling `context` as far as the request parses."""
     workspace = membership.workspace
     sel.page_format(request.GET.get("format", ""))
     picked = sel.pick(
@@ -84,14 +84,17 @@ def _combos_input(request: HttpRequest, membership: Membership, context: dict):
         return None
     context["picked"] = picked
     source = source_for_version(picked.version)
-    context["form"] = sel.settings_form(source=source, settings=None, data=request.GET)
+    context["form"] = sel.settings_form(source=source, settings=None, data=request.GET, workspace=workspace)
     # Shown even when the filters below do not parse (the 400 page keeps the form to fix them).
     context["panel"] = filter_panel(source=source, filters=sel.FilterSet(), workspace_id=workspace.pk)
     filters = sel.page_filters(source=source, data=request.GET, page_keys=sel.COMBOS_PAGE_KEYS)
     context["panel"] = filter_panel(source=source, filters=filters, workspace_id=workspace.pk)
     settings = combo_settings(source, request.GET)
-    context["form"] = sel.settings_form(source=source, settings=settings, data=request.GET)
-    return picked, source, filters, settings
+    match = sel.combo_match(workspace=workspace, data=request.GET, dataset=picked.dataset, source=source)
+    context["form"] = sel.settings_form(
+        source=source, settings=settings, data=request.GET, workspace=workspace, match=match
+    )
+    return picked, source, filters, settings, match
 
 
 @workspace_view(min_role=Role.VIEWER)
@@ -102,7 +105,7 @@ def combos_page(request: HttpRequest, membership: Membership) -> HttpResponse:
         parsed = _combos_input(request, membership, context)
         if parsed is None:
             return _no_dataset(request, "combos", context)
-        picked, source, filters, settings = parsed
+        picked, source, filters, settings, match = parsed
         sort = sel.combos_sort(request.GET.get("sort", ""))
         page = sel.whole_number(request.GET.get("page", ""), key="page", default=1)
         result, job = combos_result_or_job(
@@ -111,6 +114,7 @@ def combos_page(request: HttpRequest, membership: Membership) -> HttpResponse:
             source=source,
             settings=settings,
             filters=filters,
+            match=match,
             background=sel.background_needed(picked=picked, settings=settings),
             user=request.user,
             request=request,
@@ -124,6 +128,8 @@ def combos_page(request: HttpRequest, membership: Membership) -> HttpResponse:
             job=job,
             sort=sort,
             page=page,
+            source=source,
+            match=match,
         )
     except FileNotFoundError:
         return _missing_file(request, "combos", context)
@@ -143,7 +149,7 @@ def combo_deep_dive_page(request: HttpRequest, membership: Membership) -> HttpRe
         parsed = _combos_input(request, membership, context)
         if parsed is None:
             return _no_dataset(request, "deep_dive", context)
-        picked, source, filters, settings = parsed
+        picked, source, filters, settings, match = parsed
         rank = sel.whole_number(request.GET.get("rank", ""), key="rank", default=1)
         result, job = combos_result_or_job(
             workspace=membership.workspace,
@@ -151,6 +157,7 @@ def combo_deep_dive_page(request: HttpRequest, membership: Membership) -> HttpRe
             source=source,
             settings=settings,
             filters=filters,
+            match=match,
             background=sel.background_needed(picked=picked, settings=settings),
             user=request.user,
             request=request,
@@ -163,6 +170,8 @@ def combo_deep_dive_page(request: HttpRequest, membership: Membership) -> HttpRe
             result=result,
             job=job,
             rank=rank,
+            source=source,
+            match=match,
         )
     except FileNotFoundError:
         return _missing_file(request, "deep_dive", context)

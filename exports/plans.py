@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404
 from analytics import selectors
 from analytics.combo_params import KEYS as COMBO_KEYS
 from analytics.combo_params import combo_settings
+from analytics.combos_selectors import combo_match
 from analytics.engine import FilterSet, Query, QueryError, count_rows, top_combos
 from analytics.engine.adapter import source_for_version
 from analytics.engine.schema import connection
@@ -247,7 +248,9 @@ def combos_plan(*, workspace, data: QueryDict) -> Plan:
     source = source_for_version(version)
     filters = FilterSet.from_querydict(source, data, ignore=(*PAGE_KEYS, *EXPORT_KEYS, *COMBO_KEYS))
     settings = combo_settings(source, data)
-    result = top_combos(source, settings, workspace_id=workspace.pk, filters=filters)
+    match = combo_match(workspace=workspace, data=data, dataset=dataset, source=source)
+    buyers = match.source if match is not None else None
+    result = top_combos(source, settings, workspace_id=workspace.pk, filters=filters, buyers=buyers)
     attributes = list(settings.attributes)
 
     def rows(limit: int | None) -> Iterator[tuple]:
@@ -300,6 +303,9 @@ def combos_plan(*, workspace, data: QueryDict) -> Plan:
                 "converted": canonical[5],
                 "converted_values": canonical[6],
             },
+            "conversion": {"method": "match", "buyers_dataset": match.dataset.pk, "buyers_version": match.version.pk}
+            if match is not None
+            else {"method": "flag"},
         },
     )
 

@@ -12,6 +12,11 @@ a few tens of thousands of cells however many rows there are); every combination
 roll-up of that small cube, done here with numpy on integer codes. That is the same answer as a
 GROUPING SETS query over the rows, without scanning the rows once per set.
 
+Conversion comes from the visitors' converted flag (or a chosen column and values), or - with a
+`buyers` source - from matching: a visitor row converted when its key, normalised the way the
+dashboard's conversion KPI normalises it (analytics/engine/metrics.py), is among the buyers' keys.
+The buyers' rows are used unfiltered (the filters describe the visitors).
+
 A pre-aggregated combos file (columns mapped to visitors_count / purchasers_count) is read the
 same way when every row names every chosen attribute (it *is* a cube); when rows leave
 attributes empty, each row is taken as the combo of the attributes it names.
@@ -19,6 +24,7 @@ attributes empty, each row is taken as the combo of the attributes it names.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -30,6 +36,7 @@ import pyarrow.compute as pc
 from .cache import ResultCache, cache_key, cached, default_cache
 from .errors import InvalidComboSettings, InvalidOperatorForType
 from .filters import FilterSet, coerce_value
+from .metrics import _match_exprs, key_kind
 from .schema import BOOLEAN, Source, connection
 
 Z95 = 1.959963984540054
@@ -40,6 +47,14 @@ TOP_COVERAGE = 50
 NEEDS_CONVERTED = "needs a converted flag (or purchasers counts)"
 NEEDS_TOTALS = "a combos file without full-grain rows has no dataset totals"
 NEEDS_COMBOS = "no combo meets the minimums"
+MATCH_NO_VISITOR_KEY = "matching to buyers needs a visitor key column in the visitors dataset (none is mapped)"
+MATCH_NO_BUYER_KEY = "matching to buyers needs a buyer key column in the buyers dataset (none is mapped)"
+MATCH_INCOMPATIBLE = (
+    "visitor and buyer keys cannot be matched: the visitor key {vname!r} holds {vkind} values and the buyer key "
+    "{bname!r} holds {bkind} values (they must be the same kind, or email and hashed email)"
+)
+MATCH_PREAGGREGATED = "a pre-aggregated combos file already counts purchasers: it cannot be matched to buyers"
+MATCH_AND_COLUMN = "choose either a conversion column or a buyers dataset to match, not both"
 
 
 def wilson(purchasers, visitors, z: float = Z95):
@@ -154,6 +169,7 @@ class ComboResult:
     cube: Cube | None  # None for a listed (not full-grain) combos file
     inconsistent_rows: int = 0  # pre-aggregated rows with purchasers > visitors, left out
     listed_vocab: tuple = ()  # value vocabularies when there is no cube
+    match: dict | None = None  # with a buyers source: visitors, buyers, matched keys, match rate, key kind
     _subsets: list = field(default_factory=list, compare=False)
 
     # --- combos ------------------------------------------------------------------------------
@@ -336,12 +352,77 @@ class ComboResult:
             "total_visitors": self.total_visitors,
             "total_purchasers": self.total_purchasers,
             "kpis": self.kpis(),
+            "match": self.match,
             "combos": [c.to_dict() for c in self.page(offset, limit)],
         }
 
 
 # --- computing -----------------------------------------------------------------------------------
-def _converted_sql(source: Source, settings: ComboSettings) -> tuple[str, list]:
+def match_keys(visitors: Source, buyers: Source) -> tuple[str, str, str]:
+    """(visitor key expr, buyer key expr, key kind): both keys normalised to one comparable form,
+    or InvalidComboSettings naming what is missing or why the keys cannot be compared."""
+    vcol, bcol = visitors.by_field("visitor_key"), buyers.by_field("buyer_key")
+    if vcol is None:
+        raise InvalidComboSettings(MATCH_NO_VISITOR_KEY)
+    if bcol is None:
+        raise InvalidComboSettings(MATCH_NO_BUYER_KEY)
+    exprs = _match_exprs(visitors, vcol, buyers, bcol)
+    if exprs is None:
+        raise InvalidComboSettings(
+            MATCH_INCOMPATIBLE.format(
+                vname=vcol.name, vkind=key_kind(visitors, vcol), bname=bcol.name, bkind=key_kind(buyers, bcol)
+            )
+        )
+    return exprs
+
+
+def matchable(visitors: Source, buyers: Source) -> bool:
+    """Whether `visitors` can be matched to `buyers` (both keys present and of compatible kinds)."""
+    try:
+        match_keys(visitors, buyers)
+    except InvalidComboSettings:
+        return False
+    return True
+
+
+def _buyer_keys_sql(buyers: Source, bexpr: str) -> tuple[str, list]:
+    relation, params = buyers.relation()
+    return f"SELECT DISTINCT k FROM (SELECT {bexpr} AS k FROM {relation}) WHERE k IS NOT NULL", params  # noqa: S608
+
+
+def _matched_sql(visitors: Source, buyers: Source) -> tuple[str, list]:
+    vexpr, bexpr, _ = match_keys(visitors, buyers)
+    keys, params = _buyer_keys_sql(buyers, bexpr)
+    return f"coalesce({vexpr} IN ({keys}), false)", params
+
+
+def match_summary(visitors: Source, buyers: Source, filters: FilterSet) -> dict:
+    """Distinct visitor keys (under `filters`), distinct buyer keys (all rows), how many buyer keys
+    are among the visitor keys, and the match rate = matched / buyers (the dashboard's definition)."""
+    vexpr, bexpr, kind = match_keys(visitors, buyers)
+    relation, params = visitors.relation()
+    where, where_params = filters.compile(visitors)
+    keys, bparams = _buyer_keys_sql(buyers, bexpr)
+    sql = f"""
+        WITH v AS (SELECT DISTINCT k FROM (SELECT {vexpr} AS k FROM {relation} WHERE {where}) WHERE k IS NOT NULL),
+        b AS ({keys})
+        SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM b), (SELECT count(*) FROM v JOIN b USING (k))
+    """  # noqa: S608 - internal aliases and constant normalisers
+    n_visitors, n_buyers, matched = connection().execute(sql, params + where_params + bparams).fetchone()
+    return {
+        "key_kind": kind,
+        "visitors": int(n_visitors),
+        "buyers": int(n_buyers),
+        "matched": int(matched),
+        "match_rate": matched / n_buyers if n_buyers else None,
+    }
+
+
+def _converted_sql(source: Source, settings: ComboSettings, buyers: Source | None = None) -> tuple[str, list]:
+    if buyers is not None:
+        if settings.converted or settings.converted_values:
+            raise InvalidComboSettings(MATCH_AND_COLUMN)
+        return _matched_sql(source, buyers)
     column = source.column(settings.converted) if settings.converted else source.by_field("converted")
     if column is None:
         raise InvalidComboSettings(NEEDS_CONVERTED)
@@ -365,7 +446,9 @@ def _factorize(column: pa.ChunkedArray) -> tuple[tuple, np.ndarray]:
     return tuple(values[i] for i in order), remap[indices]
 
 
-def _cube_rows(source: Source, settings: ComboSettings, filters: FilterSet) -> tuple[pa.Table, bool]:
+def _cube_rows(
+    source: Source, settings: ComboSettings, filters: FilterSet, buyers: Source | None = None
+) -> tuple[pa.Table, bool]:
     """(table of [attr values..., visitors, purchasers], is_preaggregated)."""
     columns = [source.column(a) for a in settings.attributes]
     relation, params = source.relation()
@@ -374,10 +457,12 @@ def _cube_rows(source: Source, settings: ComboSettings, filters: FilterSet) -> t
     group = ", ".join(_a(i) for i in range(len(columns)))
     vcount, pcount = source.by_field("visitors_count"), source.by_field("purchasers_count")
     preaggregated = vcount is not None and pcount is not None
+    if preaggregated and buyers is not None:
+        raise InvalidComboSettings(MATCH_PREAGGREGATED)
     if preaggregated:
         counts, count_params = f"sum({vcount.ref}) AS v, sum({pcount.ref}) AS p", []
     else:
-        converted, count_params = _converted_sql(source, settings)
+        converted, count_params = _converted_sql(source, settings, buyers)
         counts = f"count(*) AS v, count(*) FILTER (WHERE {converted}) AS p"
     # Parameters in text order: the select list's (converted values) come before the FROM's.
     sql = f"SELECT {attrs}, {counts} FROM {relation} WHERE {where} GROUP BY {group}"  # noqa: S608 - internal aliases
@@ -390,10 +475,18 @@ def _a(i: int) -> str:
 
 
 def compute_combos(
-    source: Source, settings: ComboSettings, *, filters: FilterSet | None = None, progress=None
+    source: Source,
+    settings: ComboSettings,
+    *,
+    filters: FilterSet | None = None,
+    buyers: Source | None = None,
+    progress=None,
 ) -> ComboResult:
-    """`progress(fraction)` (optional) is called as the work advances, 0 < fraction ≤ 1."""
-    table, preaggregated = _cube_rows(source, settings, filters or FilterSet())
+    """`progress(fraction)` (optional) is called as the work advances, 0 < fraction ≤ 1.
+
+    `buyers`: count a visitor row as converted when its key matches a buyer's key (see `match_keys`)."""
+    filters = filters or FilterSet()
+    table, preaggregated = _cube_rows(source, settings, filters, buyers)
     if progress is not None:
         progress(CUBE_SHARE)
     n_attr = len(settings.attributes)
@@ -426,6 +519,8 @@ def compute_combos(
         inconsistent=inconsistent,
         listed_vocab=() if cube is not None else tuple(vocab),
     )
+    if buyers is not None:
+        result = dataclasses.replace(result, match=match_summary(source, buyers, filters))
     if progress is not None:
         progress(1.0)
     return result
@@ -554,22 +649,29 @@ def _rank(settings: ComboSettings, parts, subsets, *, cube, inconsistent, listed
     )
 
 
-def _cache_args(source: Source, settings: ComboSettings, workspace_id: int, filters: FilterSet) -> dict:
+def _cache_args(
+    source: Source, settings: ComboSettings, workspace_id: int, filters: FilterSet, buyers: Source | None = None
+) -> dict:
     for name in settings.attributes:
         source.column(name)  # unknown attributes fail before the cache is consulted
-    return {
-        "workspace_id": workspace_id,
-        "fingerprints": [source.fingerprint()],
-        "kind": "combos",
-        "payload": {"settings": settings.canonical(), "filters": filters.canonical(source)},
-    }
+    fingerprints = [source.fingerprint()]
+    payload = {"settings": settings.canonical(), "filters": filters.canonical(source)}
+    if buyers is not None:
+        fingerprints.append(buyers.fingerprint())
+        payload["match"] = True
+    return {"workspace_id": workspace_id, "fingerprints": fingerprints, "kind": "combos", "payload": payload}
 
 
 def combos_cache_key(
-    source: Source, settings: ComboSettings, *, workspace_id: int, filters: FilterSet | None = None
+    source: Source,
+    settings: ComboSettings,
+    *,
+    workspace_id: int,
+    filters: FilterSet | None = None,
+    buyers: Source | None = None,
 ) -> str:
     """The cache key `top_combos` stores its result under (pages name their background job by it)."""
-    return cache_key(**_cache_args(source, settings, workspace_id, filters or FilterSet()))
+    return cache_key(**_cache_args(source, settings, workspace_id, filters or FilterSet(), buyers))
 
 
 def top_combos_cached(
@@ -578,11 +680,13 @@ def top_combos_cached(
     *,
     workspace_id: int,
     filters: FilterSet | None = None,
+    buyers: Source | None = None,
     cache: ResultCache | None = None,
 ) -> ComboResult | None:
     """The cached result of `top_combos` for these arguments, or None (never computes)."""
     cache = default_cache() if cache is None else cache
-    hit = cache.get(combos_cache_key(source, settings, workspace_id=workspace_id, filters=filters), _NOT_CACHED)
+    key = combos_cache_key(source, settings, workspace_id=workspace_id, filters=filters, buyers=buyers)
+    hit = cache.get(key, _NOT_CACHED)
     return None if hit is _NOT_CACHED else hit
 
 
@@ -592,15 +696,16 @@ def top_combos(
     *,
     workspace_id: int,
     filters: FilterSet | None = None,
+    buyers: Source | None = None,
     cache: ResultCache | None = None,
     progress=None,
 ) -> ComboResult:
-    """`compute_combos`, cached per (workspace, source files, settings, filters)."""
+    """`compute_combos`, cached per (workspace, source files [+ buyers files], settings, filters)."""
     filters = filters or FilterSet()
     return cached(
         cache=cache,
-        **_cache_args(source, settings, workspace_id, filters),
-        compute=lambda: compute_combos(source, settings, filters=filters, progress=progress),
+        **_cache_args(source, settings, workspace_id, filters, buyers),
+        compute=lambda: compute_combos(source, settings, filters=filters, buyers=buyers, progress=progress),
     )
 
 

@@ -52,7 +52,26 @@
     slider.addEventListener("change", () => slider.form.submit());
   }
 
+  // Conversion by matching to a buyers dataset excludes a conversion column: disable the column
+  // inputs while a buyers dataset is chosen, and drop a pinned buyers version when the dataset changes.
+  function initMatch(select) {
+    const form = select.form;
+    const columns = form.querySelectorAll("[data-combos-column]");
+    const pinned = form.querySelector("[data-combos-match-version]");
+    const initial = select.value;
+    function sync() {
+      columns.forEach((input) => {
+        input.disabled = select.value !== "";
+      });
+      if (pinned) pinned.disabled = select.value !== initial;
+    }
+    select.addEventListener("change", sync);
+    sync();
+  }
+
   function init() {
+    const match = document.querySelector("[data-combos-match]");
+    if (match) initMatch(match);
     const box = document.querySelector("[data-combo-job]");
     if (box && !["done", "failed"].includes(box.dataset.status)) pollJob(box);
     const slider = document.querySelector("[data-rank-slider]");
