@@ -14,6 +14,7 @@ from django.views.decorators.http import require_safe
 
 from analytics import charts
 from analytics import combos_selectors as sel
+from analytics import explorer_selectors as explorer
 from analytics.combo_params import combo_settings
 from analytics.combos_services import combos_result_or_job
 from analytics.engine import QueryError
@@ -197,7 +198,7 @@ def explorer_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     context = _context(membership, "explorer")
     try:
         sel.page_format(request.GET.get("format", ""))
-        segment = sel.segment_get(workspace=workspace, segment_raw=request.GET.get("segment", ""))
+        segment = explorer.segment_get(workspace=workspace, segment_raw=request.GET.get("segment", ""))
         dataset_raw = request.GET.get("dataset", "")
         if segment is not None and not dataset_raw:
             dataset_raw = str(segment.dataset_id)  # a bare ?segment= shows the segment's own dataset
@@ -211,13 +212,13 @@ def explorer_page(request: HttpRequest, membership: Membership) -> HttpResponse:
             return _no_dataset(request, "explorer", context)
         context["picked"] = picked
         source = source_for_version(picked.version)
-        context["columns"] = sel.explorer_columns(source)
-        segment_set = sel.segment_filterset(segment=segment, picked=picked, source=source) if segment else None
-        attribute = sel.explorer_attribute(source=source, raw=request.GET.get("attribute", ""))
+        context["columns"] = explorer.explorer_columns(source)
+        segment_set = explorer.segment_filterset(segment=segment, picked=picked, source=source) if segment else None
+        attribute = explorer.explorer_attribute(source=source, raw=request.GET.get("attribute", ""))
         context["attribute"] = attribute
-        filters = sel.page_filters(source=source, data=request.GET, page_keys=sel.EXPLORER_PAGE_KEYS)
+        filters = sel.page_filters(source=source, data=request.GET, page_keys=explorer.EXPLORER_PAGE_KEYS)
         context["panel"] = filter_panel(source=source, filters=filters, workspace_id=workspace.pk)
-        data = sel.explorer_data(
+        data = explorer.explorer_data(
             workspace=workspace,
             picked=picked,
             source=source,
@@ -234,7 +235,7 @@ def explorer_page(request: HttpRequest, membership: Membership) -> HttpResponse:
         return JsonResponse(data)
     context.update(
         data=data,
-        segments=sel.segment_choices(workspace=workspace, picked=picked),
+        segments=explorer.segment_choices(workspace=workspace, picked=picked),
         **_chart_context(data["figures"]),
     )
     return _render(request, "explorer", context)
