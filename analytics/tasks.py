@@ -25,3 +25,11 @@ def combo_job_run_task(self, *, workspace_id: int, job_id: int) -> dict | None:
         return None
     ended = combo_job_run(job=job)
     return {"job_id": job_id, "status": ended.status}
+
+
+@shared_task(name="analytics.tasks.precompute_version", acks_late=True, ignore_result=True)
+def precompute_version_task(*, workspace_id: int, version_id: int) -> list[str]:
+    """A just-published version's default dashboards into the result cache (analytics/precompute.py)."""
+    from analytics.precompute import precompute_version_safe  # local import: precompute enqueues this task
+
+    return precompute_version_safe(version_id, workspace_id=workspace_id)

@@ -7,16 +7,25 @@ files (path, mtime, size, schema) and a hash of the canonical query.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 KEY_PREFIX = "analytics:v1"
 DEFAULT_TIMEOUT = 24 * 3600  # versions are immutable; the mtime in the key retires stale entries anyway
 _MISS = object()
+_UNSET = object()
+# Per-version precomputation (analytics/precompute.py) keeps its entries this long: long enough that
+# a dashboard nobody opened for weeks is still warm, bounded so a cache shared with other data (a
+# Redis without an allkeys-* eviction policy) never fills up with entries that cannot expire.
+PRECOMPUTED_TIMEOUT = 30 * 24 * 3600
+# Set by `keep_long()`: entries written meanwhile get PRECOMPUTED_TIMEOUT.
+_timeout_override: contextvars.ContextVar = contextvars.ContextVar("analytics_cache_timeout", default=_UNSET)
 
 
 class ResultCache(Protocol):
@@ -107,12 +116,29 @@ def cached(
     compute: Callable[[], object],
     timeout: int = DEFAULT_TIMEOUT,
 ):
-    """`compute()`, memoised under (workspace, sources, kind, payload)."""
+    """`compute()`, memoised under (workspace, sources, kind, payload).
+
+    Inside `keep_long()` a hit is written again with PRECOMPUTED_TIMEOUT, and a miss is stored so."""
     cache = default_cache() if cache is None else cache
     key = cache_key(workspace_id=workspace_id, fingerprints=fingerprints, kind=kind, payload=payload)
+    override = _timeout_override.get()
     hit = cache.get(key, _MISS)
     if hit is not _MISS:
+        if override is not _UNSET:
+            cache.set(key, hit, override)
         return hit
     value = compute()
-    cache.set(key, value, timeout)
+    cache.set(key, value, timeout if override is _UNSET else override)
     return value
+
+
+@contextlib.contextmanager
+def keep_long() -> Iterator[None]:
+    """Results cached inside this block are kept PRECOMPUTED_TIMEOUT (30 days). Safe because every
+    key holds the source files' fingerprint: an entry can only ever be read for the exact immutable
+    bytes it was computed from."""
+    token = _timeout_override.set(PRECOMPUTED_TIMEOUT)
+    try:
+        yield
+    finally:
+        _timeout_override.reset(token)

@@ -313,7 +313,10 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 INVITATION_TTL = timedelta(days=7)
 INVITATION_RATE_LIMIT_PER_HOUR = env.int("INVITATION_RATE_LIMIT_PER_HOUR", default=50)
 
-# --- analytics: top combos run on a worker above this many (rows x attribute subsets) -------------------
+# --- analytics -------------------------------------------------------------------------------------------
+# A worker computes a just-published version's default dashboards into the cache (analytics/precompute.py).
+ANALYTICS_PRECOMPUTE = env.bool("ANALYTICS_PRECOMPUTE", default=True)
+# Top combos run on a worker above this many (rows x attribute subsets).
 COMBOS_BACKGROUND_THRESHOLD = env.int("COMBOS_BACKGROUND_THRESHOLD", default=50_000_000)
 COMBOS_JOB_STALE_SECONDS = env.int("COMBOS_JOB_STALE_SECONDS", default=2 * 3600 + 600)  # > the task time limit
 

@@ -18,6 +18,8 @@ if env("LEADNAV_TEST_CACHE_DIR", default=""):
 # A real worker started by a test (ops/tests/test_worker_process.py) runs with LEADNAV_CELERY_EAGER=0.
 CELERY_TASK_ALWAYS_EAGER = env.bool("LEADNAV_CELERY_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Off, so fixtures that publish versions do not also warm caches; analytics/tests/test_precompute.py turns it on.
+ANALYTICS_PRECOMPUTE = False
 WHITENOISE_USE_FINDERS = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 TEST_OUTPUT_DIR = BASE_DIR / "test-output"
