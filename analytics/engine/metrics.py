@@ -558,11 +558,13 @@ _RE_PHONE = re.compile(r"^\+?[\d\s().\-/]{7,24}$")
 KEY_SAMPLE = 2000
 KEY_KIND_SHARE = 0.8
 # SQL normalisers (constants): {} is the column alias.
+# Trimming strips any whitespace (tabs, newlines, NBSP), not only spaces as trim() does.
+_TRIMMED = r"regexp_replace(CAST({} AS VARCHAR), '^[\s\x{{a0}}]+|[\s\x{{a0}}]+$', '', 'g')"
 KEY_NORMALISERS = {
-    EMAIL: "nullif(lower(trim(CAST({} AS VARCHAR))), '')",
-    HASHED_EMAIL: "nullif(lower(trim(CAST({} AS VARCHAR))), '')",
+    EMAIL: f"nullif(lower({_TRIMMED}), '')",
+    HASHED_EMAIL: f"nullif(lower({_TRIMMED}), '')",
     PHONE: "nullif(regexp_replace(CAST({} AS VARCHAR), '[^0-9]', '', 'g'), '')",
-    ID: "nullif(trim(CAST({} AS VARCHAR)), '')",
+    ID: f"nullif({_TRIMMED}, '')",
 }
 
 

@@ -535,3 +535,23 @@ def test_visitor_kpis_when_the_filters_keep_no_row(tmp_path):
     assert report["new_vs_returning"].missing == M.NEEDS_ROWS
     assert report["conversion_rate"].missing == M.NEEDS_ROWS
     assert report["gender_split"].value == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "expected"),
+    [
+        ("email", " Alice@Example.COM\t", "alice@example.com"),
+        ("email", "\u00a0bob@x.io\r\n", "bob@x.io"),
+        ("email", " \t ", None),
+        ("id", "\tA-17 ", "A-17"),
+        ("id", "a b", "a b"),  # inner whitespace is part of the key
+        ("phone", "+1 (555) 010-2030", "15550102030"),
+    ],
+)
+def test_match_keys_are_trimmed_of_any_whitespace(kind, raw, expected):
+    import duckdb
+
+    from analytics.engine.metrics import KEY_NORMALISERS
+
+    sql = "SELECT " + KEY_NORMALISERS[kind].format("x") + " FROM (SELECT CAST(? AS VARCHAR) AS x)"  # noqa: S608 - constant SQL
+    assert duckdb.sql(sql, params=[raw]).fetchall() == [(expected,)]
