@@ -98,17 +98,20 @@ def _combos_input(request: HttpRequest, membership: Membership, context: dict):
     return picked, source, filters, settings, match
 
 
-@workspace_view(min_role=Role.VIEWER)
-@require_safe
-def combos_page(request: HttpRequest, membership: Membership) -> HttpResponse:
-    context = _context(membership, "combos")
+def _ranked_page(request: HttpRequest, membership: Membership, page: str) -> HttpResponse:
+    """The combos table ("combos") or one combo's deep dive ("deep_dive"): the same input, the same
+    result (computed now, read from the cache or handed to a worker), a different page dict."""
+    context = _context(membership, page)
     try:
         parsed = _combos_input(request, membership, context)
         if parsed is None:
-            return _no_dataset(request, "combos", context)
+            return _no_dataset(request, page, context)
         picked, source, filters, settings, match = parsed
-        sort = sel.combos_sort(request.GET.get("sort", ""))
-        page = sel.whole_number(request.GET.get("page", ""), key="page", default=1)
+        if page == "combos":
+            sort = sel.combos_sort(request.GET.get("sort", ""))
+            number = sel.whole_number(request.GET.get("page", ""), key="page", default=1)
+        else:
+            rank = sel.whole_number(request.GET.get("rank", ""), key="rank", default=1)
         result, job = combos_result_or_job(
             workspace=membership.workspace,
             version=picked.version,
@@ -120,68 +123,40 @@ def combos_page(request: HttpRequest, membership: Membership) -> HttpResponse:
             user=request.user,
             request=request,
         )
-        data = sel.combos_page_data(
-            workspace=membership.workspace,
-            picked=picked,
-            settings=settings,
-            filters=filters,
-            result=result,
-            job=job,
-            sort=sort,
-            page=page,
-            source=source,
-            match=match,
-        )
+        common = {
+            "workspace": membership.workspace,
+            "picked": picked,
+            "settings": settings,
+            "filters": filters,
+            "result": result,
+            "job": job,
+            "source": source,
+            "match": match,
+        }
+        if page == "combos":
+            data = sel.combos_page_data(**common, sort=sort, page=number)
+        else:
+            data = sel.deep_dive_data(**common, rank=rank)
     except FileNotFoundError:
-        return _missing_file(request, "combos", context)
+        return _missing_file(request, page, context)
     except QueryError as error:
-        return _refused(request, "combos", context, error)
+        return _refused(request, page, context, error)
     if _wants_json(request):
-        return JsonResponse(data)
+        return JsonResponse({k: v for k, v in data.items() if k not in ("base_pairs", "base_query")})
     context.update(data=data, **_chart_context(data.get("figures", {})))
-    return _render(request, "combos", context)
+    return _render(request, page, context)
+
+
+@workspace_view(min_role=Role.VIEWER)
+@require_safe
+def combos_page(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return _ranked_page(request, membership, "combos")
 
 
 @workspace_view(min_role=Role.VIEWER)
 @require_safe
 def combo_deep_dive_page(request: HttpRequest, membership: Membership) -> HttpResponse:
-    context = _context(membership, "deep_dive")
-    try:
-        parsed = _combos_input(request, membership, context)
-        if parsed is None:
-            return _no_dataset(request, "deep_dive", context)
-        picked, source, filters, settings, match = parsed
-        rank = sel.whole_number(request.GET.get("rank", ""), key="rank", default=1)
-        result, job = combos_result_or_job(
-            workspace=membership.workspace,
-            version=picked.version,
-            source=source,
-            settings=settings,
-            filters=filters,
-            match=match,
-            background=sel.background_needed(picked=picked, settings=settings),
-            user=request.user,
-            request=request,
-        )
-        data = sel.deep_dive_data(
-            workspace=membership.workspace,
-            picked=picked,
-            settings=settings,
-            filters=filters,
-            result=result,
-            job=job,
-            rank=rank,
-            source=source,
-            match=match,
-        )
-    except FileNotFoundError:
-        return _missing_file(request, "deep_dive", context)
-    except QueryError as error:
-        return _refused(request, "deep_dive", context, error)
-    if _wants_json(request):
-        return JsonResponse({k: v for k, v in data.items() if k not in ("base_pairs", "base_query")})
-    context.update(data=data, **_chart_context(data.get("figures", {})))
-    return _render(request, "deep_dive", context)
+    return _ranked_page(request, membership, "deep_dive")
 
 
 @workspace_view(min_role=Role.VIEWER)
