@@ -13,16 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
-from django.http import Http404
-from django.shortcuts import get_object_or_404
-
 from analytics.engine import Query, QueryError, count_rows, execute
 from analytics.engine.adapter import source_for_version
 from analytics.engine.filters import FilterSet
 from analytics.engine.schema import Source
-from analytics.selectors import Picked
-from datasets.models import Dataset, DatasetVersion
+from analytics.selectors import Picked, dashboard_pick
 from workspaces.models import Workspace
 
 PER_PAGE = 50
@@ -76,44 +71,10 @@ class SearchPage:
         }
 
 
-def search_datasets(*, workspace: Workspace) -> QuerySet[Dataset]:
-    """The workspace's datasets (any kind) that have a loaded version, the most recent first."""
-    return (
-        Dataset.objects.for_workspace(workspace)
-        .filter(current_version__isnull=False)
-        .select_related("current_version")
-        .order_by("-updated_at", "-id")
-    )
-
-
-def _id(raw: str) -> int:
-    if not raw.isdigit():
-        raise Http404
-    return int(raw)
-
-
 def search_pick(*, workspace: Workspace, dataset_raw: str = "", version_raw: str = "") -> Picked | None:
-    """`?dataset=` / `?version=` resolved inside `workspace` (another workspace's id → 404),
-    defaulting to the most recent dataset and its current version. None: the workspace has none."""
-    datasets = list(search_datasets(workspace=workspace))
-    if dataset_raw:
-        dataset = get_object_or_404(Dataset.objects.for_workspace(workspace), pk=_id(dataset_raw))
-    elif datasets:
-        dataset = datasets[0]
-    else:
-        if version_raw:
-            raise Http404
-        return None
-    versions = list(DatasetVersion.objects.for_workspace(workspace).filter(dataset=dataset).order_by("-number"))
-    if version_raw:
-        version = get_object_or_404(
-            DatasetVersion.objects.for_workspace(workspace).filter(dataset=dataset), pk=_id(version_raw)
-        )
-    elif dataset.current_version_id is not None:
-        version = next(v for v in versions if v.pk == dataset.current_version_id)
-    else:
-        raise Http404
-    return Picked(dataset=dataset, version=version, datasets=datasets, versions=versions)
+    """`?dataset=` / `?version=` of any kind, resolved inside `workspace` (another workspace's id →
+    404), defaulting to the most recent dataset and its current version. None: the workspace has none."""
+    return dashboard_pick(workspace=workspace, kind=None, dataset_raw=dataset_raw, version_raw=version_raw)
 
 
 def search_source(*, picked: Picked) -> Source:

@@ -115,14 +115,13 @@ class Picked:
     versions: list[DatasetVersion]
 
 
-def dashboard_datasets(*, workspace: Workspace, kind: str) -> QuerySet[Dataset]:
-    """The workspace's datasets of `kind` that have a loaded version, the most recent first."""
-    return (
-        Dataset.objects.for_workspace(workspace)
-        .filter(kind=kind, current_version__isnull=False)
-        .select_related("current_version")
-        .order_by("-updated_at", "-id")
-    )
+def dashboard_datasets(*, workspace: Workspace, kind: str | None) -> QuerySet[Dataset]:
+    """The workspace's datasets of `kind` (None: any kind) that have a loaded version, the most
+    recent first."""
+    datasets = Dataset.objects.for_workspace(workspace).filter(current_version__isnull=False)
+    if kind is not None:
+        datasets = datasets.filter(kind=kind)
+    return datasets.select_related("current_version").order_by("-updated_at", "-id")
 
 
 def _id(raw: str) -> int:
@@ -131,12 +130,18 @@ def _id(raw: str) -> int:
     return int(raw)
 
 
-def dashboard_pick(*, workspace: Workspace, kind: str, dataset_raw: str = "", version_raw: str = "") -> Picked | None:
+def dashboard_pick(
+    *, workspace: Workspace, kind: str | None, dataset_raw: str = "", version_raw: str = ""
+) -> Picked | None:
     """`?dataset=` / `?version=` resolved inside `workspace` (another workspace's id → 404),
-    defaulting to the most recent dataset of `kind` and its current version. None: no such dataset."""
+    defaulting to the most recent dataset of `kind` (None: any kind) and its current version.
+    None: no such dataset."""
     datasets = list(dashboard_datasets(workspace=workspace, kind=kind))
     if dataset_raw:
-        dataset = get_object_or_404(Dataset.objects.for_workspace(workspace).filter(kind=kind), pk=_id(dataset_raw))
+        candidates = Dataset.objects.for_workspace(workspace)
+        if kind is not None:
+            candidates = candidates.filter(kind=kind)
+        dataset = get_object_or_404(candidates, pk=_id(dataset_raw))
     elif datasets:
         dataset = datasets[0]
     else:
