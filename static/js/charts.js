@@ -5,8 +5,9 @@
 // works. All text from the server goes in through textContent / attribute setters, never HTML.
 // Plotly (window.Plotly) comes from our own static files: vendor/plotly.min.js.
 
+import { fetchPageJson, formParams } from "./live-query.js";
+
 const Plotly = window.Plotly;
-const PAGE_KEYS = new Set(["format"]);
 
 function readPayload() {
   const node = document.getElementById("chart-data");
@@ -100,34 +101,15 @@ function syncForm(form, params) {
   }
 }
 
-function formParams(form) {
-  const params = new URLSearchParams();
-  for (const [key, value] of new FormData(form)) {
-    if (value !== "" && !PAGE_KEYS.has(key)) params.append(key, value);
-  }
-  return params;
-}
-
-let pending = null;
-
 async function load(query, { push = true } = {}) {
   const form = document.querySelector("[data-dashboard-form]");
   const error = document.querySelector("[data-dashboard-error]");
   const params = new URLSearchParams(query);
   params.delete("format");
-  const jsonParams = new URLSearchParams(params);
-  jsonParams.set("format", "json");
-  if (pending) pending.abort();
-  pending = new AbortController();
   document.body.classList.add("is-loading");
   try {
-    const response = await fetch(`${window.location.pathname}?${jsonParams}`, {
-      headers: { Accept: "application/json" },
-      credentials: "same-origin",
-      signal: pending.signal,
-    });
-    const data = await response.json();
-    if (!response.ok) {
+    const { ok, data } = await fetchPageJson(params);
+    if (!ok) {
       error.textContent = data.error || "These filters could not be applied.";
       error.hidden = false;
       return;

@@ -4,15 +4,7 @@
 // Progressive enhancement: without this file the filter form is a plain GET form and the save
 // form posts the filters the page was rendered with. Server text goes in through textContent only.
 
-const PAGE_KEYS = new Set(["format"]);
-
-function formParams(form) {
-  const params = new URLSearchParams();
-  for (const [key, value] of new FormData(form)) {
-    if (value !== "" && !PAGE_KEYS.has(key)) params.append(key, value);
-  }
-  return params;
-}
+import { fetchPageJson, formParams } from "./live-query.js";
 
 function updateMetrics(metrics) {
   for (const metric of metrics) {
@@ -71,23 +63,12 @@ function updatePreview(preview) {
   table.replaceChildren(head, body);
 }
 
-let pending = null;
-
 async function load(form, params) {
   const error = document.querySelector("[data-builder-error]");
-  const jsonParams = new URLSearchParams(params);
-  jsonParams.set("format", "json");
-  if (pending) pending.abort();
-  pending = new AbortController();
   document.body.classList.add("is-loading");
   try {
-    const response = await fetch(`${window.location.pathname}?${jsonParams}`, {
-      headers: { Accept: "application/json" },
-      credentials: "same-origin",
-      signal: pending.signal,
-    });
-    const data = await response.json();
-    if (!response.ok) {
+    const { ok, data } = await fetchPageJson(params);
+    if (!ok) {
       error.textContent = data.error || "These filters could not be applied.";
       error.hidden = false;
       return;
