@@ -1,20 +1,15 @@
 """Celery entry points for analytics: thin wrappers that re-fetch by id inside the workspace."""
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from analytics.models import ComboJob
+from config.celery_app import RETRY_ON_DATABASE_ERRORS
 
 
 @shared_task(
     bind=True,
     name="analytics.tasks.combo_job_run",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=5,
+    **RETRY_ON_DATABASE_ERRORS,
 )
 def combo_job_run_task(self, *, workspace_id: int, job_id: int) -> dict | None:
     from analytics.combos_services import combo_job_run  # local import: the services enqueue this task

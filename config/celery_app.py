@@ -9,6 +9,7 @@ import socket
 import time
 
 from celery import Celery, bootsteps
+from django.db import InterfaceError, OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -17,6 +18,19 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 HEARTBEAT_CACHE_KEY = "health:worker-heartbeat"
+
+# Options of every task that re-fetches rows by id (datasets, analytics, exports): a lost database
+# connection is retried with backoff, and the longest backoff (CELERY_TASK_RETRY_BACKOFF_MAX) stays
+# below the broker's visibility timeout (ops/tests/test_settings.py), so a waiting retry is never
+# redelivered as a duplicate.
+RETRY_ON_DATABASE_ERRORS = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 600,  # = settings.CELERY_TASK_RETRY_BACKOFF_MAX
+    "retry_jitter": True,
+    "max_retries": 5,
+}
 
 
 def worker_heartbeat_write() -> None:

@@ -7,20 +7,15 @@ broker's visibility timeout, so a waiting retry is never redelivered as a duplic
 """
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from config.celery_app import RETRY_ON_DATABASE_ERRORS
 from datasets.models import Upload
 
 
 @shared_task(
     bind=True,
     name="datasets.tasks.ingest_upload",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=5,
+    **RETRY_ON_DATABASE_ERRORS,
 )
 def ingest_upload(self, *, workspace_id: int, upload_id: int) -> dict | None:
     from datasets.services import upload_process  # local import: services import this module to enqueue

@@ -1,20 +1,15 @@
 """Celery entry points for exports: thin wrappers that re-fetch by id inside the workspace."""
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from config.celery_app import RETRY_ON_DATABASE_ERRORS
 from exports.models import ExportJob
 
 
 @shared_task(
     bind=True,
     name="exports.tasks.export_run",
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=5,
+    **RETRY_ON_DATABASE_ERRORS,
 )
 def export_run(self, *, workspace_id: int, export_id: int) -> dict | None:
     from exports.services import export_job_run

@@ -59,3 +59,9 @@ def test_production_settings_keep_the_same_ordering():
     assert hard_limit + backoff_max < visibility
     assert hard_limit + backoff_max < broker_visibility
     assert hard_limit + backoff_max < result_visibility
+
+
+def test_tasks_retry_with_the_configured_longest_backoff():
+    from config.celery_app import RETRY_ON_DATABASE_ERRORS
+
+    assert RETRY_ON_DATABASE_ERRORS["retry_backoff_max"] == settings.CELERY_TASK_RETRY_BACKOFF_MAX
