@@ -506,6 +506,38 @@ def _links(base_pairs: list[tuple[str, str]], sort: str) -> dict:
     return links
 
 
+def _ranked_common(
+    *,
+    workspace,
+    picked: Picked,
+    settings: ComboSettings,
+    filters: FilterSet,
+    result,
+    job,
+    source: Source | None,
+    match: Match | None,
+    extra_pairs: list[tuple[str, str]],
+) -> tuple[list[tuple[str, str]], dict]:
+    """(the page's dataset + settings + filter query pairs, the part of the page dict the combos
+    table and the deep dive share). `extra_pairs` stay on links that remove a filter."""
+    dataset_pairs = _dataset_pairs(picked)
+    settings_pairs = combo_pairs(settings) + _match_pairs(match)
+    data = {
+        **_picked_dict(picked),
+        "settings": _settings_dict(settings),
+        "conversion": conversion_data(
+            source=source if source is not None else source_for_version(picked.version),
+            settings=settings,
+            match=match,
+            result=result,
+        ),
+        "filters": _filters_dict(filters, dataset_pairs + settings_pairs + extra_pairs),
+        "job": job_data(workspace=workspace, job=job) if job is not None else None,
+        "ready": result is not None,
+    }
+    return dataset_pairs + settings_pairs + filters.to_pairs(), data
+
+
 def combos_page_data(
     *,
     workspace,
@@ -520,27 +552,26 @@ def combos_page_data(
     match: Match | None = None,
 ) -> dict:
     """Everything the combos page shows (`result` None: a worker is computing it, see `job`)."""
-    dataset_pairs = _dataset_pairs(picked)
-    settings_pairs = combo_pairs(settings) + _match_pairs(match)
-    base_pairs = dataset_pairs + settings_pairs + filters.to_pairs()
-    data = {
-        **_picked_dict(picked),
-        "settings": _settings_dict(settings),
-        "conversion": conversion_data(
-            source=source if source is not None else source_for_version(picked.version),
-            settings=settings,
-            match=match,
-            result=result,
-        ),
-        "filters": _filters_dict(filters, dataset_pairs + settings_pairs),
-        "job": job_data(workspace=workspace, job=job) if job is not None else None,
-        "ready": result is not None,
-        "sort": sort,
-        "deep_dive_url": reverse("analytics:combo_deep_dive", args=[workspace.slug]) + _query(base_pairs),
-        "export_query": urlencode(base_pairs),
-        "explorer_url": reverse("analytics:explorer", args=[workspace.slug])
-        + _query(dataset_pairs + _match_pairs(match) + filters.to_pairs()),
-    }
+    base_pairs, data = _ranked_common(
+        workspace=workspace,
+        picked=picked,
+        settings=settings,
+        filters=filters,
+        result=result,
+        job=job,
+        source=source,
+        match=match,
+        extra_pairs=[],
+    )
+    data.update(
+        {
+            "sort": sort,
+            "deep_dive_url": reverse("analytics:combo_deep_dive", args=[workspace.slug]) + _query(base_pairs),
+            "export_query": urlencode(base_pairs),
+            "explorer_url": reverse("analytics:explorer", args=[workspace.slug])
+            + _query(_dataset_pairs(picked) + _match_pairs(match) + filters.to_pairs()),
+        }
+    )
     if result is None:
         return data
     ranked = len(result)
@@ -602,26 +633,25 @@ def deep_dive_data(
     match: Match | None = None,
 ) -> dict:
     """One combo: its neighbours (rank ± 2), conversion percentile, and each attribute's distribution."""
-    dataset_pairs = _dataset_pairs(picked)
-    settings_pairs = combo_pairs(settings) + _match_pairs(match)
-    base_pairs = dataset_pairs + settings_pairs + filters.to_pairs()
-    data = {
-        **_picked_dict(picked),
-        "settings": _settings_dict(settings),
-        "conversion": conversion_data(
-            source=source if source is not None else source_for_version(picked.version),
-            settings=settings,
-            match=match,
-            result=result,
-        ),
-        "filters": _filters_dict(filters, dataset_pairs + settings_pairs + [("rank", str(rank))]),
-        "job": job_data(workspace=workspace, job=job) if job is not None else None,
-        "ready": result is not None,
-        "rank": rank,
-        "combos_url": reverse("analytics:combos", args=[workspace.slug]) + _query(base_pairs),
-        "base_query": urlencode(base_pairs),
-        "base_pairs": base_pairs,
-    }
+    base_pairs, data = _ranked_common(
+        workspace=workspace,
+        picked=picked,
+        settings=settings,
+        filters=filters,
+        result=result,
+        job=job,
+        source=source,
+        match=match,
+        extra_pairs=[("rank", str(rank))],
+    )
+    data.update(
+        {
+            "rank": rank,
+            "combos_url": reverse("analytics:combos", args=[workspace.slug]) + _query(base_pairs),
+            "base_query": urlencode(base_pairs),
+            "base_pairs": base_pairs,
+        }
+    )
     if result is None:
         return data
     ranked = len(result)
