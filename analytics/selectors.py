@@ -30,10 +30,17 @@ from analytics.engine import (
 )
 from analytics.engine.adapter import source_for_version
 from analytics.engine.filters import IN, NOT_IN, RANGE, FilterSet
-from analytics.engine.metrics import first_visit_inputs
-from analytics.engine.query import BUCKETS
+from analytics.engine.metrics import KPI_COUNT_FIELDS, first_visit_inputs
+from analytics.engine.query import BUCKETS, counts_query, execute_many
 from analytics.engine.schema import BOOLEAN, TEXT, Source
-from analytics.engine.series import new_vs_returning_over_time, top_values
+from analytics.engine.series import DATE_FIELDS as SERIES_DATE_FIELDS
+from analytics.engine.series import (
+    categorical_columns,
+    new_vs_returning_over_time,
+    over_time_query,
+    top_n_query,
+    top_values,
+)
 from datasets.models import Dataset, DatasetVersion, Kind
 from workspaces.models import Workspace
 
@@ -196,8 +203,9 @@ def _url_value(value) -> str:
     return str(value)
 
 
-def filter_panel(*, source: Source, filters: FilterSet, workspace_id: int) -> list[dict]:
-    """One entry per filterable column: a date or number range, or a multi-select with counts."""
+def _panel_columns(source: Source) -> list:
+    """The filter panel's columns in order: the date, the canonical fields, then other text and
+    boolean columns."""
     ordered = []
     for field_name in DATE_FIELDS:
         column = source.by_field(field_name)
@@ -210,11 +218,22 @@ def filter_panel(*, source: Source, filters: FilterSet, workspace_id: int) -> li
     for column in source.columns:
         if column not in ordered and column.field not in NEVER_FILTER_FIELDS and column.type in (TEXT, BOOLEAN):
             ordered.append(column)
-    limits = {
+    return ordered
+
+
+def _panel_limits(ordered: list) -> dict[str, int]:
+    """How many values each multi-select may offer (more, and the column is not categorical)."""
+    return {
         c.name: MAX_FIELD_OPTIONS if c.field in FILTER_FIELDS else MAX_CUSTOM_OPTIONS
         for c in ordered
         if not (c.is_temporal or c.is_numeric)
     }
+
+
+def filter_panel(*, source: Source, filters: FilterSet, workspace_id: int) -> list[dict]:
+    """One entry per filterable column: a date or number range, or a multi-select with counts."""
+    ordered = _panel_columns(source)
+    limits = _panel_limits(ordered)
     # Every multi-select's counts in two scans of the file (not one group-by per column).
     all_counts = top_values(source, limits, workspace_id=workspace_id)
     panel = []
@@ -363,6 +382,15 @@ def _chart(key: str, title: str, field_name: str, series, *, column: str | None)
 NEW_VS_RETURNING_COLUMN = "Visits per period, split by the values of the new/returning column."
 
 
+def _new_vs_returning_query(source: Source, date, flag, grain: str, filters: FilterSet) -> Query:
+    return Query(
+        source=source,
+        filters=filters,
+        measures=(Measure("count", label="count"),),
+        group_by=(GroupBy(date.name, grain), GroupBy(flag.name)),
+    )
+
+
 def _new_vs_returning_series(source: Source, *, workspace_id: int, grain: str, filters: FilterSet) -> dict:
     """Visits per period split by the new/returning column (the engine groups by both), or, without
     one, by each visitor key's first visit date (the KPI's definition, see metrics.py)."""
@@ -382,13 +410,7 @@ def _new_vs_returning_series(source: Source, *, workspace_id: int, grain: str, f
     if date is None or flag is None:
         missing = "No date column" if date is None else "No new/returning column or visitor key"
         return {"key": "new_vs_returning", "title": "New vs returning", "missing": missing, "series": None}
-    query = Query(
-        source=source,
-        filters=filters,
-        measures=(Measure("count", label="count"),),
-        group_by=(GroupBy(date.name, grain), GroupBy(flag.name)),
-    )
-    rows = execute(query, workspace_id=workspace_id).rows
+    rows = execute(_new_vs_returning_query(source, date, flag, grain, filters), workspace_id=workspace_id).rows
     points = [
         {"period": period.isoformat(), "value": _label(value), "count": n}
         for period, value, n in rows
@@ -418,6 +440,51 @@ def _time_chart(source: Source, *, workspace_id: int, grain: str, filters: Filte
     }
 
 
+BUYER_CHARTS = (
+    ("top_channels", "Top 15 channels", "channel", "top"),
+    ("top_campaigns", "Top 15 campaigns", "campaign", "top"),
+    ("age", "Age", "age_range", "dist"),
+    ("income", "Income", "income_range", "dist"),
+    ("gender", "Gender", "gender", "dist"),
+    ("state", "Top 15 states", "state", "top"),
+    ("credit_rating", "Credit rating", "credit_rating", "dist"),
+)
+VISITOR_CHARTS = (
+    ("top_channels", "Top 15 channels", "channel", "top"),
+    ("age", "Age", "age_range", "dist"),
+    ("income", "Income", "income_range", "dist"),
+    ("gender", "Gender", "gender", "dist"),
+    ("state", "Top 15 states", "state", "top"),
+)
+
+
+def prefetch_charts(source: Source, *, workspace_id: int, grain: str, filters: FilterSet, specs, kind: str) -> None:
+    """Compute, in one scan per set of measures, every group-by the page is about to ask
+    (`execute_many`): the time series, the new/returning split, one per chart, the buyers KPIs'
+    splits and, on an unfiltered page, the filter panel's counts. The KPIs, the chart helpers and
+    the panel then find each result in the cache, under its usual key."""
+    queries = []
+    if kind == BUYERS:
+        kpi_columns = [c for f in KPI_COUNT_FIELDS if (c := source.by_field(f)) is not None]
+        queries += [counts_query(source, c.name, filters=filters) for c in kpi_columns]
+    over_time_date = next((c for f in SERIES_DATE_FIELDS if (c := source.by_field(f)) is not None), None)
+    if over_time_date is not None and over_time_date.is_temporal:
+        queries.append(over_time_query(source, over_time_date.name, grain=grain, filters=filters))
+    date = next((c for f in DATE_FIELDS if (c := source.by_field(f)) is not None), None)
+    flag = source.by_field("new_returning")
+    if kind == VISITORS and date is not None and date.is_temporal and flag is not None:
+        queries.append(_new_vs_returning_query(source, date, flag, grain, filters))
+    for _key, _title, field_name, how in specs:
+        if (column := source.by_field(field_name)) is not None:
+            build = top_n_query if how == "top" else counts_query
+            queries.append(build(source, column.name, filters=filters))
+    if not filters:
+        limits = _panel_limits(_panel_columns(source))
+        kept = categorical_columns(source, limits, workspace_id=workspace_id)
+        queries += [counts_query(source, name) for name in kept]
+    execute_many(queries, workspace_id=workspace_id)
+
+
 def dashboard_data(
     *,
     workspace: Workspace,
@@ -431,35 +498,23 @@ def dashboard_data(
     """Everything the dashboard shows, as plain data (the page renders it; `?format=json` returns it)."""
     ws = workspace.pk
     page_pairs = [("dataset", str(picked.dataset.pk)), ("version", str(picked.version.pk)), ("grain", grain)]
+    specs = BUYER_CHARTS if kind == BUYERS else VISITOR_CHARTS
+    prefetch_charts(source, workspace_id=ws, grain=grain, filters=filters, specs=specs, kind=kind)
     if kind == BUYERS:
         visitor_source = source_for_version(visitors.version) if visitors is not None else None
         report = buyers_dashboard(source, workspace_id=ws, filters=filters, visitors=visitor_source)
         revenue = source.by_field("revenue")
         keys = BUYER_KPIS if revenue is not None and revenue.is_numeric else BUYER_KPIS_NO_REVENUE
-        title = "Orders and revenue over time" if revenue is not None else "Orders over time"
-        chart_list = [_time_chart(source, workspace_id=ws, grain=grain, filters=filters, title=title)]
-        specs = [
-            ("top_channels", "Top 15 channels", "channel", "top"),
-            ("top_campaigns", "Top 15 campaigns", "campaign", "top"),
-            ("age", "Age", "age_range", "dist"),
-            ("income", "Income", "income_range", "dist"),
-            ("gender", "Gender", "gender", "dist"),
-            ("state", "Top 15 states", "state", "top"),
-            ("credit_rating", "Credit rating", "credit_rating", "dist"),
-        ]
     else:
         report = visitors_dashboard(source, workspace_id=ws, filters=filters)
         keys = VISITOR_KPIS
+    if kind == BUYERS:
+        title = "Orders and revenue over time" if revenue is not None else "Orders over time"
+        chart_list = [_time_chart(source, workspace_id=ws, grain=grain, filters=filters, title=title)]
+    else:
         chart_list = [
             _time_chart(source, workspace_id=ws, grain=grain, filters=filters, title="Visits over time"),
             _new_vs_returning_series(source, workspace_id=ws, grain=grain, filters=filters),
-        ]
-        specs = [
-            ("top_channels", "Top 15 channels", "channel", "top"),
-            ("age", "Age", "age_range", "dist"),
-            ("income", "Income", "income_range", "dist"),
-            ("gender", "Gender", "gender", "dist"),
-            ("state", "Top 15 states", "state", "top"),
         ]
     for key, title, field_name, how in specs:
         series = _series(source, field_name, kind=how, workspace_id=ws, filters=filters)

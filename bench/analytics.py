@@ -290,10 +290,11 @@ def _direct_page(con, path: str, kind: str) -> list:
 
 
 def _first_load(source: Source, column):
-    """The memoised once-per-version key check, forgotten first so it is measured."""
+    """The memoised once-per-version key check, forgotten first (in this process and in the shared
+    cache) so it is measured."""
 
     def once():
-        metrics._unique_order_ids.pop(metrics.unique_memo_key(source, column), None)
+        metrics.forget_facts(source, column)
         return metrics.order_ids_unique(source, column)
 
     return once

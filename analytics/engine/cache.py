@@ -128,8 +128,21 @@ def cached(
             cache.set(key, hit, override)
         return hit
     value = compute()
-    cache.set(key, value, timeout if override is _UNSET else override)
+    store(cache, key, value, timeout)
     return value
+
+
+def touch(cache: ResultCache, key: str, value) -> None:
+    """Inside `keep_long()`, write a cache hit again so it is kept PRECOMPUTED_TIMEOUT too."""
+    override = _timeout_override.get()
+    if override is not _UNSET:
+        cache.set(key, value, override)
+
+
+def store(cache: ResultCache, key: str, value, timeout: int = DEFAULT_TIMEOUT) -> None:
+    """`cache.set`, with PRECOMPUTED_TIMEOUT instead of `timeout` inside `keep_long()`."""
+    override = _timeout_override.get()
+    cache.set(key, value, timeout if override is _UNSET else override)
 
 
 @contextlib.contextmanager

@@ -17,12 +17,14 @@ Choices the design leaves open, made here and repeated in the definitions:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .cache import ResultCache, cached
+from .cache import KEY_PREFIX, PRECOMPUTED_TIMEOUT, ResultCache, cached, default_cache
 from .filters import FilterSet
+from .query import counts_query, execute_many
 from .schema import BOOLEAN, TEXT, Column, Source, connection
 
 LTV_DAYS = 90
@@ -174,14 +176,33 @@ def _refund_expr(refund: Column | None, revenue_expr: str) -> str | None:
     return None
 
 
-def _key_expr(column: Column | None) -> str:
+def _key_expr(column: Column | None, source: Source) -> str:
     """A key column as text, empty = missing. Ingestion already trims text cells, so text keys are
-    used as stored (no per-row string work on the hot path); other types are cast and trimmed."""
+    used as stored (no per-row string work on the hot path); other types are cast and trimmed.
+
+    A text column without a single empty value (ingestion turns empty cells into nulls) is used as
+    it is: `nullif` on every row of a 10M-row key column costs a fifth of a second."""
     if column is None:
         return "CAST(NULL AS VARCHAR)"
     if column.type == TEXT:
-        return f"nullif({column.ref}, '')"
+        return f"nullif({column.ref}, '')" if _has_empty_text(source, column) else column.ref
     return f"nullif(trim(CAST({column.ref} AS VARCHAR)), '')"
+
+
+_empty_text: dict[str, bool] = {}
+
+
+def _has_empty_text(source: Source, column: Column) -> bool:
+    """Whether any row of the file holds '' in `column`. Near free: the Parquet min/max statistics
+    rule out every row group whose smallest value is not ''. Memoised per file (immutable)."""
+    key = unique_memo_key(source, column)
+    if key not in _empty_text:
+        relation, params = source.relation()
+        sql = f"SELECT EXISTS (SELECT 1 FROM {relation} WHERE {column.ref} = '')"  # noqa: S608 - internal alias
+        if len(_empty_text) > 4096:
+            _empty_text.clear()
+        _empty_text[key] = bool(_rows(sql, params)[0][0])
+    return _empty_text[key]
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
@@ -218,8 +239,26 @@ def value_counts_many(source: Source, columns: list[Column], filters: FilterSet)
     return out
 
 
-def _prefetch_counts(source: Source, filters: FilterSet, field_names: tuple[str, ...]) -> dict[int, list]:
-    return value_counts_many(source, [c for f in field_names if (c := source.by_field(f)) is not None], filters)
+def _prefetch_counts(
+    source: Source,
+    filters: FilterSet,
+    field_names: tuple[str, ...],
+    *,
+    workspace_id: int | None = None,
+    cache: ResultCache | None = None,
+) -> dict[int, list]:
+    """`value_counts_many` of the fields the dataset has. With a workspace id they are read through
+    the result cache as the charts' own `counts_query` (a dashboard page computes them once)."""
+    columns = list({c.index: c for f in field_names if (c := source.by_field(f)) is not None}.values())
+    if workspace_id is None:
+        return value_counts_many(source, columns, filters)
+    queries = [counts_query(source, c.name, filters=filters) for c in columns]
+    results = execute_many(queries, workspace_id=workspace_id, cache=cache)
+    return {c.index: [(v, n) for v, n in r.rows if v is not None] for c, r in zip(columns, results, strict=True)}
+
+
+# The buyers KPIs' categorical counts (gender split, top state, income and age range).
+KPI_COUNT_FIELDS = ("gender", "state", "income_range", "age_range")
 
 
 def _split_kpi(
@@ -259,15 +298,19 @@ def buyers_kpis(
     visitor_filters: FilterSet | None = None,
     spend: float | Decimal | Source | None = None,
     spend_filters: FilterSet | None = None,
+    workspace_id: int | None = None,
+    cache: ResultCache | None = None,
 ) -> Report:
-    """Every buyers-dashboard KPI, revenue ones and no-revenue ones (the page picks which to show)."""
+    """Every buyers-dashboard KPI, revenue ones and no-revenue ones (the page picks which to show).
+
+    With a workspace id, the categorical counts go through the result cache (`_prefetch_counts`)."""
     filters = filters or FilterSet()
     f = _buyer_fields(buyers)
     revenue_expr = f["revenue"].ref if _numeric(f["revenue"]) else "CAST(NULL AS DOUBLE)"
     refund_expr = _refund_expr(f["refund"], revenue_expr)
     exprs = {
-        "k": _key_expr(f["buyer_key"]),
-        "o": _key_expr(f["order_id"]),
+        "k": _key_expr(f["buyer_key"], buyers),
+        "o": _key_expr(f["order_id"], buyers),
         "r": revenue_expr,
         "f": refund_expr or "0",
     }
@@ -339,7 +382,7 @@ def buyers_kpis(
         else _missing("conversion_rate", "Conversion rate", "rate", NEEDS_VISITORS, DEFINITIONS["conversion_rate_flag"])
     )
     # The four categorical KPIs' counts in one scan.
-    counts = _prefetch_counts(buyers, filters, ("gender", "state", "income_range", "age_range"))
+    counts = _prefetch_counts(buyers, filters, KPI_COUNT_FIELDS, workspace_id=workspace_id, cache=cache)
     kpis.append(_split_kpi(buyers, filters, "gender", "gender_split", "Gender split", prefetched=counts))
     kpis.append(_top_kpi(buyers, filters, "state", "top_state", "Top state", prefetched=counts))
     kpis.append(_top_kpi(buyers, filters, "income_range", "top_income_range", "Top income range", prefetched=counts))
@@ -420,16 +463,39 @@ def keys_unique(source: Source, column: Column) -> bool:
 def order_ids_unique(source: Source, column: Column) -> bool:
     """Whether no two rows of the whole file share an order id (then any filtered subset is an
     order per row too). Exact: equal ids hash equally, so as many distinct hashes as ids proves
-    the ids distinct; fewer (a duplicate, or a hash collision) means the general path. Memoised
-    per file fingerprint: versions are immutable."""
+    the ids distinct; fewer (a duplicate, or a hash collision) means the general path.
+
+    A scan of the whole key column (about 2 s at 10M rows), so the answer is kept per file
+    fingerprint (versions are immutable): in this process, and in the shared cache so that every
+    web process reads what the publish-time precomputation worked out once."""
     key = unique_memo_key(source, column)
     if key not in _unique_order_ids:
-        base, params = _base(source, FilterSet(), {"o": _key_expr(column)}, filtered=False)
-        sql = f"SELECT count(DISTINCT hash(o)) = count(o) FROM ({base}) WHERE o IS NOT NULL"  # noqa: S608
+        shared = default_cache()
+        fact_key = _fact_key(key, "unique")
+        known = shared.get(fact_key)
+        if known is None:
+            base, params = _base(source, FilterSet(), {"o": _key_expr(column, source)}, filtered=False)
+            sql = f"SELECT count(DISTINCT hash(o)) = count(o) FROM ({base}) WHERE o IS NOT NULL"  # noqa: S608
+            known = bool(_rows(sql, params)[0][0])
+            shared.set(fact_key, known, PRECOMPUTED_TIMEOUT)
         if len(_unique_order_ids) > 1024:
             _unique_order_ids.clear()
-        _unique_order_ids[key] = bool(_rows(sql, params)[0][0])
+        _unique_order_ids[key] = known
     return _unique_order_ids[key]
+
+
+def _fact_key(memo_key: str, fact: str) -> str:
+    """The shared-cache key of a fact about one column of one file. The fingerprint holds the
+    version id and the file's path, so two workspaces never share an entry (T-IDOR-09)."""
+    return f"{KEY_PREFIX}:fact:{fact}:{hashlib.sha256(memo_key.encode()).hexdigest()}"
+
+
+def forget_facts(source: Source, column: Column) -> None:
+    """Drop what is remembered about `column` (benchmarks measure the first computation)."""
+    key = unique_memo_key(source, column)
+    _unique_order_ids.pop(key, None)
+    _empty_text.pop(key, None)
+    default_cache().set(_fact_key(key, "unique"), None, 1)
 
 
 def _buyer_fields(source: Source) -> dict[str, Column | None]:
@@ -479,7 +545,8 @@ def ltv_kpi(buyers: Source, *, filters: FilterSet, revenue_missing: str | None =
     missing, inputs = _ltv_setup(buyers, f, revenue_missing)
     if missing is not None:
         return missing
-    base, params = _base(buyers, filters, {"k": _key_expr(f["buyer_key"]), "d": inputs["d"], "net": inputs["net"]})
+    exprs = {"k": _key_expr(f["buyer_key"], buyers), "d": inputs["d"], "net": inputs["net"]}
+    base, params = _base(buyers, filters, exprs)
     sql = f"""
         WITH b AS ({base}),
         firsts AS (SELECT k, min(d) AS f0 FROM b WHERE k IS NOT NULL AND d IS NOT NULL GROUP BY k),
@@ -506,7 +573,7 @@ def cac_kpi(
     f = _buyer_fields(buyers)
     if f["buyer_key"] is None:
         return _missing("cac", label, "money", NEEDS_BUYER_KEY)
-    key = _key_expr(f["buyer_key"])
+    key = _key_expr(f["buyer_key"], buyers)
     if f["order_date"] is None:
         # Without dates every buyer shown is new to the data shown.
         base, params = _base(buyers, filters, {"k": key})
@@ -694,7 +761,7 @@ def _visitor_scan(visitors: Source, filters: FilterSet, key: Column | None) -> d
     flag = converted is not None and converted.type == BOOLEAN
     columns = [c for f in ("new_returning", "gender") if (c := visitors.by_field(f)) is not None]
     columns = list({c.index: c for c in columns}.values())
-    exprs = {"k": _key_expr(key), "c": converted.ref if flag else "CAST(NULL AS BOOLEAN)"}
+    exprs = {"k": _key_expr(key, visitors), "c": converted.ref if flag else "CAST(NULL AS BOOLEAN)"}
     exprs.update({f"v{i}": c.ref for i, c in enumerate(columns)})
     base, params = _base(visitors, filters, exprs)
     aliases = [f"v{i}" for i in range(len(columns))]
@@ -731,7 +798,7 @@ def visitors_kpis(visitors: Source, *, filters: FilterSet | None = None) -> Repo
         # One row per key in the whole file (memoised per version): no group-by over the keys.
         unique, repeat = keyed, 0
     else:
-        base, params = _base(visitors, filters, {"k": _key_expr(key)})
+        base, params = _base(visitors, filters, {"k": _key_expr(key, visitors)})
         sql = f"""
             SELECT count(*), count(*) FILTER (WHERE n >= 2)
             FROM (SELECT count(*) AS n FROM ({base}) WHERE k IS NOT NULL GROUP BY k)
@@ -793,7 +860,7 @@ def first_visit_sql(source: Source, filters: FilterSet, *, bucket: str | None = 
     if bucket is not None and bucket not in ("day", "week", "month"):
         raise ValueError(f"unknown bucket {bucket!r}")
     key, date = inputs
-    exprs = {"k": _key_expr(key), "d": f"CAST({date.ref} AS DATE)"}
+    exprs = {"k": _key_expr(key, source), "d": f"CAST({date.ref} AS DATE)"}
     everything, all_params = _base(source, FilterSet(), exprs, filtered=False)
     shown, params = _base(source, filters, exprs)
     counts = "count(*) FILTER (WHERE v.d = f.f0) AS n_new, count(*) FILTER (WHERE v.d > f.f0) AS n_ret"
@@ -897,6 +964,8 @@ def buyers_dashboard(
             visitor_filters=visitor_filters,
             spend=spend,
             spend_filters=spend_filters,
+            workspace_id=workspace_id,
+            cache=cache,
         ),
     )
 

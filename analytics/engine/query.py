@@ -8,9 +8,10 @@ constants and from internal column aliases (`"c3"`), never from request text.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
-from .cache import ResultCache, cached
+from .cache import ResultCache, cache_key, cached, default_cache, store, touch
 from .errors import InvalidLimit, InvalidOperatorForType, QueryError, UnknownBucket, UnknownMeasure, UnknownSortKey
 from .filters import FilterSet
 from .schema import BOOLEAN, DATE, DATETIME, Source, connection
@@ -244,7 +245,129 @@ def execute(query: Query, *, workspace_id: int, cache: ResultCache | None = None
     )
 
 
+def counts_query(source: Source, column: str, *, filters: FilterSet | None = None) -> Query:
+    """Rows per value of `column`, most rows first, ties by value. Chart distributions, the filter
+    panel's counts and the KPIs' splits all ask exactly this, so they share one cache entry."""
+    return Query(
+        source=source,
+        filters=filters or FilterSet(),
+        measures=(Measure(COUNT, label="count"),),
+        group_by=(GroupBy(column),),
+        sort=("-count",),
+    )
+
+
 def count_rows(query: Query, *, workspace_id: int, cache: ResultCache | None = None) -> int:
     """How many rows `query`'s filters keep (for paging; ignores sort, limit and offset)."""
     total = Query(source=query.source, filters=query.filters, measures=(Measure(COUNT, label="rows"),))
     return execute(total, workspace_id=workspace_id, cache=cache).rows[0][0]
+
+
+# --- several aggregate queries in one scan -------------------------------------------------------
+def execute_many(queries: list[Query], *, workspace_id: int, cache: ResultCache | None = None) -> list[Result]:
+    """The results of several aggregate queries over the same rows (same source, same filters),
+    computed in one scan, each cached under exactly the key `execute(query)` uses.
+
+    A dashboard page asks a dozen group-bys of the same filtered rows (a chart per column, the time
+    series, the filter panel's counts); each costs a full decode of its columns, so one GROUPING SETS
+    pass over all of them replaces a dozen scans. Each query's rows are then picked out by their
+    grouping set, sorted in Python exactly as its own ORDER BY would (sort keys, then the group
+    columns, NULLS LAST), and paged. A query already in the cache is not recomputed.
+    """
+    if not queries:
+        return []
+    cache = default_cache() if cache is None else cache
+    first = queries[0]
+    fingerprint = first.source.fingerprint()
+    filters = first.filters.canonical(first.source)
+    for query in queries:
+        query.compile()  # every query validated before any SQL runs, as `execute` does
+        if not query.is_aggregate or query.source.fingerprint() != fingerprint:
+            raise QueryError("execute_many takes aggregate queries over one source.")
+        if query.filters.canonical(query.source) != filters:
+            raise QueryError("execute_many takes queries with the same filters.")
+
+    def key(query: Query) -> str:
+        return cache_key(workspace_id=workspace_id, fingerprints=[fingerprint], kind="query", payload=query.canonical())
+
+    found = {i: hit for i, q in enumerate(queries) if (hit := cache.get(key(q), _MISSING)) is not _MISSING}
+    for i, hit in found.items():
+        touch(cache, key(queries[i]), hit)
+    # One statement per set of measures: GROUPING SETS computes every aggregate for every set, so
+    # a revenue sum asked by one chart would otherwise be paid for every other column too.
+    by_measures: dict[tuple, list[int]] = {}
+    for i, query in enumerate(queries):
+        if i not in found:
+            by_measures.setdefault(tuple(sorted({(m.fn, m.column or "") for m in query.measures})), []).append(i)
+    for indexes in by_measures.values():
+        if len(indexes) == 1:
+            found[indexes[0]] = execute(queries[indexes[0]], workspace_id=workspace_id, cache=cache)
+            continue
+        for i, result in zip(indexes, _grouped([queries[i] for i in indexes]), strict=True):
+            store(cache, key(queries[i]), result)
+            found[i] = result
+    return [found[i] for i in range(len(queries))]
+
+
+_MISSING = object()
+
+
+def _grouped(queries: list[Query]) -> list[Result]:
+    """One GROUPING SETS statement answering every query (all aggregate, same source and filters)."""
+    source = queries[0].source
+    relation, params = source.relation()
+    where, where_params = queries[0].filters.compile(source)
+    groups: dict[tuple, str] = {}  # (column, bucket) -> alias
+    measures: dict[tuple, str] = {}  # (fn, column) -> alias
+    select: list[str] = []
+    for query in queries:
+        for g in query.group_by:
+            if (g.column, g.bucket) not in groups:
+                groups[(g.column, g.bucket)] = _alias("e", len(groups))
+                select.append(f"{g.sql(source)} AS {groups[(g.column, g.bucket)]}")
+    for query in queries:
+        for m in query.measures:
+            if (m.fn, m.column) not in measures:
+                measures[(m.fn, m.column)] = _alias("a", len(measures))
+                select.append(f"{m.sql(source)} AS {measures[(m.fn, m.column)]}")
+    group_aliases = list(groups.values())
+    sets = list(dict.fromkeys(tuple(groups[(g.column, g.bucket)] for g in q.group_by) for q in queries))
+    flags = [f"GROUPING({a})" for a in group_aliases] if group_aliases else []
+    grouping = ", ".join("(" + ", ".join(s) + ")" for s in sets)
+    sql = f"SELECT {', '.join(flags + select)} FROM {relation} WHERE {where}"  # noqa: S608 - internal aliases only
+    if group_aliases:
+        sql += f" GROUP BY GROUPING SETS ({grouping})"
+    width = len(flags)
+    # A row's grouping set, from its GROUPING() flags, in the order of `group_aliases`.
+    canonical = {s: tuple(a for a in group_aliases if a in s) for s in sets}
+    rows_by_set: dict[tuple, list[tuple]] = {c: [] for c in canonical.values()}
+    value_index = {alias: width + i for i, alias in enumerate(group_aliases + list(measures.values()))}
+    for row in run_sql(sql, [*params, *where_params]):
+        grouped = tuple(a for a, flag in zip(group_aliases, row[:width], strict=True) if flag == 0)
+        rows_by_set[grouped].append(row)
+    results = []
+    for query in queries:
+        wanted = tuple(groups[(g.column, g.bucket)] for g in query.group_by)
+        picks = [value_index[a] for a in wanted] + [value_index[measures[(m.fn, m.column)]] for m in query.measures]
+        rows = [tuple(row[i] for i in picks) for row in rows_by_set[canonical[wanted]]]
+        labels = [g.label for g in query.group_by] + [m.label for m in query.measures]
+        order = [(labels.index(s.key), s.descending) for s in query.sort]
+        order += [(i, False) for i in range(len(query.group_by))]
+        rows.sort(key=functools.cmp_to_key(functools.partial(_compare, order)))
+        end = None if query.limit is None else query.offset + query.limit
+        results.append(Result(tuple(labels), tuple(rows[query.offset : end])))
+    return results
+
+
+def _compare(order: list[tuple[int, bool]], a: tuple, b: tuple) -> int:
+    """ORDER BY <keys> ... NULLS LAST, as DuckDB sorts (strings by code point, like UTF-8 bytes)."""
+    for index, descending in order:
+        x, y = a[index], b[index]
+        if x is None or y is None:
+            if x is None and y is None:
+                continue
+            return 1 if x is None else -1
+        if x == y:
+            continue
+        return (1 if x < y else -1) if descending else (-1 if x < y else 1)
+    return 0

@@ -12,7 +12,7 @@ from decimal import Decimal
 from .cache import ResultCache, cached
 from .filters import FilterSet
 from .metrics import DEFINITIONS, first_visit_inputs, first_visit_sql
-from .query import BUCKETS, COUNT, COUNT_TRUE, SUM, GroupBy, Measure, Query, execute
+from .query import BUCKETS, COUNT, COUNT_TRUE, SUM, GroupBy, Measure, Query, counts_query, execute, execute_many
 from .schema import BOOLEAN, Source, connection
 
 TOP_N = 15
@@ -40,6 +40,30 @@ def _num(value):
     return float(value) if isinstance(value, Decimal) else value
 
 
+# --- the queries behind the series (also what `prefetch` hands to `execute_many`) ---------------
+def _money_measures(source: Source) -> list[Measure]:
+    revenue = source.by_field("revenue")
+    return [Measure(SUM, revenue.name, label="revenue")] if revenue is not None and revenue.is_numeric else []
+
+
+def over_time_query(source: Source, column: str, *, grain: str, filters: FilterSet | None = None) -> Query:
+    """Rows per period, with revenue and conversions when the dataset has them."""
+    measures = [Measure(COUNT, label="count"), *_money_measures(source)]
+    converted = source.by_field("converted")
+    if converted is not None and converted.type == BOOLEAN:
+        measures.append(Measure(COUNT_TRUE, converted.name, label="conversions"))
+    group = GroupBy(column, grain)
+    return Query(source=source, filters=filters or FilterSet(), measures=tuple(measures), group_by=(group,))
+
+
+def top_n_query(source: Source, column: str, *, filters: FilterSet | None = None) -> Query:
+    """Rows (and revenue) per value of `column`, most rows first."""
+    measures = (Measure(COUNT, label="count"), *_money_measures(source))
+    return Query(
+        source=source, filters=filters or FilterSet(), measures=measures, group_by=(GroupBy(column),), sort=("-count",)
+    )
+
+
 def over_time(
     source: Source,
     *,
@@ -59,15 +83,8 @@ def over_time(
     key = f"over_time_{grain}"
     if column is None:
         return Series(key, missing=NEEDS_DATE)
-    measures = [Measure(COUNT, label="count")]
-    revenue = source.by_field("revenue")
-    if revenue is not None and revenue.is_numeric:
-        measures.append(Measure(SUM, revenue.name, label="revenue"))
-    converted = source.by_field("converted")
-    if converted is not None and converted.type == BOOLEAN:
-        measures.append(Measure(COUNT_TRUE, converted.name, label="conversions"))
-    group = GroupBy(column.name, grain)
-    query = Query(source=source, filters=filters or FilterSet(), measures=tuple(measures), group_by=(group,))
+    query = over_time_query(source, column.name, grain=grain, filters=filters)
+    measures = query.measures
     result = execute(query, workspace_id=workspace_id, cache=cache)
     points = []
     for row in result.rows:
@@ -91,17 +108,8 @@ def top_n(
     """The `n` most frequent values (ties by value), everything else summed as "Other";
     missing values are counted apart, not ranked."""
     col = source.column(column)
-    measures = [Measure(COUNT, label="count")]
-    revenue = source.by_field("revenue")
-    if revenue is not None and revenue.is_numeric:
-        measures.append(Measure(SUM, revenue.name, label="revenue"))
-    query = Query(
-        source=source,
-        filters=filters or FilterSet(),
-        measures=tuple(measures),
-        group_by=(GroupBy(col.name),),
-        sort=("-count",),
-    )
+    query = top_n_query(source, col.name, filters=filters)
+    measures = query.measures
     result = execute(query, workspace_id=workspace_id, cache=cache)
     rows = [r for r in result.rows if r[0] is not None]
     missing = sum(r[1] for r in result.rows if r[0] is None)
@@ -142,14 +150,7 @@ def distribution(
 ) -> Series:
     """Every value of `column` with its count and share, in the order its chart wants."""
     col = source.column(column)
-    query = Query(
-        source=source,
-        filters=filters or FilterSet(),
-        measures=(Measure(COUNT, label="count"),),
-        group_by=(GroupBy(col.name),),
-        sort=("-count",),
-    )
-    result = execute(query, workspace_id=workspace_id, cache=cache)
+    result = execute(counts_query(source, col.name, filters=filters), workspace_id=workspace_id, cache=cache)
     rows = [r for r in result.rows if r[0] is not None]
     missing = sum(r[1] for r in result.rows if r[0] is None)
     total = sum(r[1] for r in rows)
@@ -227,6 +228,34 @@ def new_vs_returning_over_time(
 PREFIX_ROWS = 20_000
 
 
+def categorical_columns(
+    source: Source, limits: dict[str, int], *, workspace_id: int, cache: ResultCache | None = None
+) -> list[str]:
+    """The columns named in `limits` whose first `PREFIX_ROWS` rows hold at most `limit` distinct
+    values. A subset never has more distinct values than the whole, so every column left out has
+    too many values to be offered as a multi-select (exact, and one cheap scan of a prefix)."""
+    names = list(dict.fromkeys(limits))
+    if not names:
+        return []
+
+    def compute() -> list[str]:
+        relation, params = source.relation()
+        refs = [source.column(n).ref for n in names]
+        distinct = ", ".join(f"count(DISTINCT {r})" for r in refs)
+        sql = f"SELECT {distinct} FROM (SELECT {', '.join(refs)} FROM {relation} LIMIT ?)"  # noqa: S608 - aliases
+        seen = connection().execute(sql, [*params, PREFIX_ROWS]).fetchone()
+        return [name for name, n in zip(names, seen, strict=True) if n <= limits[name]]
+
+    return cached(
+        cache=cache,
+        workspace_id=workspace_id,
+        fingerprints=[source.fingerprint()],
+        kind="categorical_columns",
+        payload=sorted(limits.items()),
+        compute=compute,
+    )
+
+
 def top_values(
     source: Source,
     limits: dict[str, int],
@@ -238,55 +267,15 @@ def top_values(
     whole version, most frequent first (ties by value), at most `limit + 1` of them; None when the
     column has more than `limit + 1` distinct values (not categorical).
 
-    Two scans whatever the number of columns, instead of one group-by per column: the first
-    `PREFIX_ROWS` rows rule out the columns with too many distinct values already there (a subset
-    never has more distinct values than the whole, so this is exact), then one GROUPING SETS pass
-    counts the rest. Cached per version (no filters: the filter panel's counts).
+    Two scans whatever the number of columns, instead of one group-by per column: a prefix scan
+    rules out the columns with too many distinct values (`categorical_columns`), then one
+    `execute_many` pass counts the rest, each column's counts cached as the unfiltered `counts_query`
+    (which a dashboard's unfiltered distribution charts read too). No filters: the filter panel's counts.
     """
-    names = list(dict.fromkeys(limits))
-    if not names:
-        return {}
-    columns = [source.column(n) for n in names]
-
-    def compute() -> dict:
-        relation, params = source.relation()
-        refs = [c.ref for c in columns]
-        distinct = ", ".join(f"count(DISTINCT {r})" for r in refs)
-        sql = f"SELECT {distinct} FROM (SELECT {', '.join(refs)} FROM {relation} LIMIT ?)"  # noqa: S608 - aliases
-        seen = connection().execute(sql, [*params, PREFIX_ROWS]).fetchone()
-        out: dict[str, list | None] = {}
-        kept = []
-        for name, column, n in zip(names, columns, seen, strict=True):
-            if n > limits[name]:
-                out[name] = None
-            else:
-                kept.append((name, column))
-        if kept:
-            refs = [c.ref for _, c in kept]
-            flags = ", ".join(f"GROUPING({r})" for r in refs)
-            sets = ", ".join(f"({r})" for r in dict.fromkeys(refs))
-            sql = (
-                f"SELECT {flags}, {', '.join(refs)}, count(*) FROM {relation} "  # noqa: S608 - internal aliases
-                f"GROUP BY GROUPING SETS ({sets})"
-            )
-            width = len(refs)
-            per_ref: dict[str, list] = {r: [] for r in refs}
-            for row in connection().execute(sql, params).fetchall():
-                index = row[:width].index(0)
-                value = row[width + index]
-                if value is not None:
-                    per_ref[refs[index]].append((value, row[-1]))
-            for name, column in kept:
-                counts = sorted(per_ref[column.ref], key=lambda vn: (-vn[1], vn[0]))
-                limit = limits[name]
-                out[name] = counts[: limit + 1] if len(counts) <= limit else None
-        return out
-
-    return cached(
-        cache=cache,
-        workspace_id=workspace_id,
-        fingerprints=[source.fingerprint()],
-        kind="top_values",
-        payload=sorted(limits.items()),
-        compute=compute,
-    )
+    kept = categorical_columns(source, limits, workspace_id=workspace_id, cache=cache)
+    out: dict[str, list | None] = dict.fromkeys(limits)
+    queries = [counts_query(source, name) for name in kept]
+    for name, result in zip(kept, execute_many(queries, workspace_id=workspace_id, cache=cache), strict=True):
+        counts = [(value, n) for value, n in result.rows if value is not None]
+        out[name] = counts[: limits[name] + 1] if len(counts) <= limits[name] else None
+    return out

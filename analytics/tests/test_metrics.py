@@ -284,7 +284,11 @@ def test_dashboard_cache_key_includes_the_workspace(buyers):
     first = buyers_dashboard(buyers, workspace_id=1, cache=cache)
     second = buyers_dashboard(buyers, workspace_id=2, cache=cache)
     again = buyers_dashboard(buyers, workspace_id=1, cache=cache)
-    assert len(cache._data) == 2
+    # One KPI entry per workspace (the splits' counts are cached too, also per workspace).
+    assert len([key for key in cache._data if ":buyers_kpis:" in key]) == 2
+    per_workspace = [key.split(":")[2] for key in cache._data]
+    assert sorted(set(per_workspace)) == ["ws1", "ws2"]
+    assert per_workspace.count("ws1") == per_workspace.count("ws2")
     assert again is first
     assert second is not first
     assert buyers_dashboard(buyers, workspace_id=1, cache=NullCache()) == first
@@ -328,6 +332,23 @@ def test_unique_order_ids_take_the_row_per_order_path(tmp_path):
     assert report["aov"].value == pytest.approx(590.0 / 8)
     assert report["buyers"].value == 5
     assert report["repeat_buyer_rate"].value == pytest.approx(0.6)
+
+
+def test_key_uniqueness_is_shared_between_processes_through_the_cache(buyers, monkeypatch):
+    """A web process reads the fact the worker's precomputation found (no second 10M-row scan)."""
+    order, customer = buyers.column("order"), buyers.column("customer")
+    M.forget_facts(buyers, order)
+    M.forget_facts(buyers, customer)
+    assert M.order_ids_unique(buyers, order) is False  # o9 is on two rows
+    assert M.keys_unique(buyers, customer) is False
+    # Another process: nothing in its memo, and no query may run.
+    M._unique_order_ids.clear()
+    monkeypatch.setattr(M, "_rows", lambda sql, params: pytest.fail("scanned the file again"))
+    assert M.order_ids_unique(buyers, order) is False
+    assert M.keys_unique(buyers, customer) is False
+    M.forget_facts(buyers, order)
+    with pytest.raises(pytest.fail.Exception):
+        M.order_ids_unique(buyers, order)
 
 
 def test_conversion_without_any_matching_key_is_missing_not_zero(tmp_path):
