@@ -7,11 +7,9 @@ the URL are looked up only inside the URL's workspace (T-IDOR-02).
 
 from __future__ import annotations
 
-from django.apps import apps
 from django.http import Http404, QueryDict
-from django.shortcuts import get_object_or_404
 
-from analytics import charts
+from analytics import charts, saved_segments
 from analytics.combo_params import attribute_choices
 from analytics.combos_selectors import (
     _dataset_pairs,
@@ -33,31 +31,21 @@ OTHER = "Other"
 EXPLORER_PAGE_KEYS = ("dataset", "version", "format", "attribute", "segment", "match", "match_version")
 
 
-def segment_model():
-    """segments.models.Segment when the segments app defines it (else None: no segment support)."""
-    try:
-        return apps.get_model("segments", "Segment")
-    except LookupError:
-        return None
-
-
 def segment_get(*, workspace, segment_raw: str):
-    """The saved segment of `?segment=<id>` inside `workspace` (404 otherwise, or when the segments
-    app has no Segment model), or None without the parameter."""
+    """The saved segment of `?segment=<id>` inside `workspace` (404 otherwise, or when no app saves
+    segments), or None without the parameter."""
     if not segment_raw:
         return None
-    model = segment_model()
-    if model is None:
+    segments = saved_segments.store()
+    if segments is None:
         raise Http404
-    return get_object_or_404(model.objects.for_workspace(workspace), pk=_id(segment_raw))
+    return segments.get(workspace=workspace, segment_id=_id(segment_raw))
 
 
 def segment_choices(*, workspace, picked: Picked) -> list:
     """The workspace's saved segments of the dataset shown (for the explorer's segment picker)."""
-    model = segment_model()
-    if model is None:
-        return []
-    return list(model.objects.for_workspace(workspace).filter(dataset=picked.dataset).order_by("name", "id"))
+    segments = saved_segments.store()
+    return [] if segments is None else segments.for_dataset(workspace=workspace, dataset=picked.dataset)
 
 
 def segment_filterset(*, segment, picked: Picked, source: Source) -> FilterSet:

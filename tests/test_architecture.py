@@ -2,6 +2,8 @@
 
 1. Imports point one way: an app's code imports only from the apps listed before it in APP_ORDER,
    never "upward". (Tests are integration tests and may use any app.)
+   Nor around the rule at run time: `apps.get_model` (a model found by name) is for migrations only;
+   an app that needs something from an app above it gets it registered (`analytics/saved_segments.py`).
 2. STYLE.md §2: no bare `Model.objects.get(` in views or tasks; lookups from a URL or a task id go
    through the workspace (`for_workspace(ws)`, `get_object_or_404(...)`).
 """
@@ -50,6 +52,16 @@ def test_imports_point_one_way(app):
         if _imported_apps(path) - allowed
     }
     assert upward == {}, f"{app} imports from apps above it"
+
+
+@pytest.mark.parametrize("app", APP_ORDER)
+def test_no_model_is_looked_up_by_name_at_run_time(app):
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _python_files(app, tests=False)
+        if re.search(r"\bget_model\(", path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
 
 
 BARE_GET = re.compile(r"\b[A-Z]\w*\.objects\.get\(")
