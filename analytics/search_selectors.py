@@ -18,6 +18,7 @@ from analytics.engine.adapter import source_for_version
 from analytics.engine.filters import FilterSet
 from analytics.engine.schema import Source
 from analytics.selectors import Picked, dashboard_pick
+from datasets.paging import PagePosition
 from workspaces.models import Workspace
 
 PER_PAGE = 50
@@ -30,7 +31,7 @@ ERROR_TOO_LONG = f"The search text is longer than {SEARCH_MAX_LENGTH} characters
 
 
 @dataclass(frozen=True)
-class SearchPage:
+class SearchPage(PagePosition):
     """One page of matches. `rows`: per row, per column, the cell as [(text, matched), ...]
     parts (None for a missing value); `values` the same rows as plain text (the JSON)."""
 
@@ -44,20 +45,8 @@ class SearchPage:
     num_pages: int
 
     @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.num_pages
-
-    @property
-    def first_row(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last_row(self) -> int:
-        return min(self.page * self.per_page, self.total)
+    def paged_rows(self) -> int:
+        return self.total
 
     def to_dict(self) -> dict:
         return {

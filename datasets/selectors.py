@@ -32,6 +32,7 @@ from datasets.models import (
     Upload,
     UploadStatus,
 )
+from datasets.paging import PagePosition
 from datasets.services import errors as service_errors
 from workspaces.models import Workspace
 
@@ -567,7 +568,7 @@ class PreviewColumn:
 
 
 @dataclass
-class PreviewPage:
+class PreviewPage(PagePosition):
     columns: list[PreviewColumn]
     rows: list[tuple[int, list[tuple[Any, bool]]]]  # (row number, 1-based; [(cell, is numeric)])
     total_rows: int  # all rows of the version
@@ -580,20 +581,8 @@ class PreviewPage:
     q: str
 
     @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.num_pages
-
-    @property
-    def first_row(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.matching_rows else 0
-
-    @property
-    def last_row(self) -> int:
-        return min(self.page * self.per_page, self.matching_rows)
+    def paged_rows(self) -> int:
+        return self.matching_rows
 
 
 def _cell(value: Any) -> Any:
