@@ -26,7 +26,7 @@ from .errors import (
 )
 from .filters import IN, IS_NULL, NOT_IN, NOT_NULL, OPERATORS, RANGE, Filter, FilterSet
 from .metrics import KPI, Report, buyers_dashboard, buyers_kpis, conversion_kpi, visitors_dashboard, visitors_kpis
-from .query import GroupBy, Measure, Query, Result, Sort, count_rows, execute
+from .query import GroupBy, Measure, Query, Result, Sort, count_rows, counts_query, execute, execute_many
 from .schema import Column, Source, quote_ident
 from .series import Series, distribution, distributions, over_time, top_n
 
@@ -74,10 +74,12 @@ __all__ = [
     "compute_combos",
     "conversion_kpi",
     "count_rows",
+    "counts_query",
     "default_cache",
     "distribution",
     "distributions",
     "execute",
+    "execute_many",
     "over_time",
     "quote_ident",
     "top_combos",

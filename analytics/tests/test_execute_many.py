@@ -91,8 +91,9 @@ def _queries(source: Source, filters: FilterSet) -> list[Query]:
         FilterSet(),
         FilterSet((Filter("state", "in", ("CA", "TX")),)),
         FilterSet((Filter("day", "range", ("2024-01-02", "2024-02-01")),)),
+        FilterSet((Filter("state", "in", ("ZZ",)),)),
     ],
-    ids=["unfiltered", "states", "dates"],
+    ids=["unfiltered", "states", "dates", "no row"],
 )
 def test_each_result_equals_the_query_run_alone(source, filters):
     queries = _queries(source, filters)
