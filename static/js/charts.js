@@ -5,7 +5,7 @@
 // works. All text from the server goes in through textContent / attribute setters, never HTML.
 // Plotly (window.Plotly) comes from our own static files: vendor/plotly.min.js.
 
-import { fetchPageJson, formParams } from "./live-query.js";
+import { fetchPageJson, formParams, updateBadges } from "./live-query.js";
 
 const Plotly = window.Plotly;
 
@@ -59,30 +59,6 @@ function updateCharts(chartList) {
     const note = card.querySelector("[data-chart-missing]");
     note.textContent = chart.missing || "";
     note.hidden = !chart.missing;
-  }
-}
-
-function updateBadges(active) {
-  const box = document.querySelector("[data-active-filters]");
-  box.replaceChildren();
-  if (!active.length) {
-    const none = document.createElement("span");
-    none.className = "muted small";
-    none.textContent = "No filters: every row of the dataset.";
-    box.append(none);
-    return;
-  }
-  for (const badge of active) {
-    const link = document.createElement("a");
-    link.className = "badge badge-primary filter-badge";
-    link.href = badge.remove.startsWith("?") ? badge.remove : "?";
-    link.title = "Remove this filter";
-    link.textContent = `${badge.text} `;
-    const cross = document.createElement("span");
-    cross.setAttribute("aria-hidden", "true");
-    cross.textContent = "×";
-    link.append(cross);
-    box.append(link);
   }
 }
 

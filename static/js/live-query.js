@@ -29,3 +29,36 @@ export async function fetchPageJson(params) {
   });
   return { ok: response.ok, data: await response.json() };
 }
+
+// Redraw the active-filter badges in [data-active-filters]. Each entry is a string (a plain badge)
+// or { text, remove } (a link that removes that filter: `remove` is this page's query string).
+export function updateBadges(active) {
+  const box = document.querySelector("[data-active-filters]");
+  box.replaceChildren();
+  if (!active.length) {
+    const none = document.createElement("span");
+    none.className = "muted small";
+    none.textContent = "No filters: every row of the dataset.";
+    box.append(none);
+    return;
+  }
+  for (const entry of active) {
+    if (typeof entry === "string") {
+      const badge = document.createElement("span");
+      badge.className = "badge badge-primary";
+      badge.textContent = entry;
+      box.append(badge);
+      continue;
+    }
+    const link = document.createElement("a");
+    link.className = "badge badge-primary filter-badge";
+    link.href = entry.remove.startsWith("?") ? entry.remove : "?";
+    link.title = "Remove this filter";
+    link.textContent = `${entry.text} `;
+    const cross = document.createElement("span");
+    cross.setAttribute("aria-hidden", "true");
+    cross.textContent = "×";
+    link.append(cross);
+    box.append(link);
+  }
+}

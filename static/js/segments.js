@@ -4,7 +4,7 @@
 // Progressive enhancement: without this file the filter form is a plain GET form and the save
 // form posts the filters the page was rendered with. Server text goes in through textContent only.
 
-import { fetchPageJson, formParams } from "./live-query.js";
+import { fetchPageJson, formParams, updateBadges } from "./live-query.js";
 
 function updateMetrics(metrics) {
   for (const metric of metrics) {
@@ -12,24 +12,6 @@ function updateMetrics(metrics) {
     if (!card) continue;
     card.querySelector("[data-metric-value]").textContent = metric.display;
     card.classList.toggle("kpi-missing", Boolean(metric.missing));
-  }
-}
-
-function updateBadges(active) {
-  const box = document.querySelector("[data-active-filters]");
-  box.replaceChildren();
-  if (!active.length) {
-    const none = document.createElement("span");
-    none.className = "muted small";
-    none.textContent = "No filters: every row of the dataset.";
-    box.append(none);
-    return;
-  }
-  for (const text of active) {
-    const badge = document.createElement("span");
-    badge.className = "badge badge-primary";
-    badge.textContent = text;
-    box.append(badge);
   }
 }
 
