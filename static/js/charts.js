@@ -5,7 +5,7 @@
 // works. All text from the server goes in through textContent / attribute setters, never HTML.
 // Plotly (window.Plotly) comes from our own static files: vendor/plotly.min.js.
 
-import { fetchPageJson, formParams, updateBadges } from "./live-query.js";
+import { applyPageJson, formParams, updateBadges } from "./live-query.js";
 
 const Plotly = window.Plotly;
 
@@ -77,37 +77,25 @@ function syncForm(form, params) {
   }
 }
 
-async function load(query, { push = true } = {}) {
+function load(query, { push = true } = {}) {
   const form = document.querySelector("[data-dashboard-form]");
   const error = document.querySelector("[data-dashboard-error]");
   const params = new URLSearchParams(query);
   params.delete("format");
-  document.body.classList.add("is-loading");
-  try {
-    const { ok, data } = await fetchPageJson(params);
-    if (!ok) {
-      error.textContent = data.error || "These filters could not be applied.";
-      error.hidden = false;
-      return;
-    }
-    error.hidden = true;
-    updateKpis(data.kpis);
-    updateCharts(data.charts);
-    updateBadges(data.filters.active);
-    const reset = document.querySelector("a[data-reset]");
-    if (reset && data.filters.reset.startsWith("?")) reset.href = data.filters.reset;
-    syncForm(form, params);
-    const url = `${window.location.pathname}?${params}`;
-    if (push) window.history.pushState({ query: params.toString() }, "", url);
-    document.body.dataset.dashboardState = params.toString();
-  } catch (exc) {
-    if (exc.name !== "AbortError") {
-      error.textContent = "The dashboard could not be updated. Reload the page to try again.";
-      error.hidden = false;
-    }
-  } finally {
-    document.body.classList.remove("is-loading");
-  }
+  return applyPageJson(params, error, {
+    failMessage: "The dashboard could not be updated. Reload the page to try again.",
+    apply(data) {
+      updateKpis(data.kpis);
+      updateCharts(data.charts);
+      updateBadges(data.filters.active);
+      const reset = document.querySelector("a[data-reset]");
+      if (reset && data.filters.reset.startsWith("?")) reset.href = data.filters.reset;
+      syncForm(form, params);
+      const url = `${window.location.pathname}?${params}`;
+      if (push) window.history.pushState({ query: params.toString() }, "", url);
+      document.body.dataset.dashboardState = params.toString();
+    },
+  });
 }
 
 function init() {

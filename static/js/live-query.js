@@ -17,7 +17,7 @@ let pending = null;
 
 // GET this page with `params` and ?format=json; a newer call aborts the one still in flight
 // (whose promise then rejects with an AbortError). Resolves to { ok, data }.
-export async function fetchPageJson(params) {
+async function fetchPageJson(params) {
   const jsonParams = new URLSearchParams(params);
   jsonParams.set("format", "json");
   if (pending) pending.abort();
@@ -28,6 +28,30 @@ export async function fetchPageJson(params) {
     signal: pending.signal,
   });
   return { ok: response.ok, data: await response.json() };
+}
+
+// Fetch this page's numbers for `params` and hand them to `apply(data)`. The page is marked busy
+// meanwhile; a refusal shows the server's message (or "These filters could not be applied.") in
+// `errorBox`, a failed request shows `failMessage`, and a request superseded by a newer one is dropped.
+export async function applyPageJson(params, errorBox, { apply, failMessage }) {
+  document.body.classList.add("is-loading");
+  try {
+    const { ok, data } = await fetchPageJson(params);
+    if (!ok) {
+      errorBox.textContent = data.error || "These filters could not be applied.";
+      errorBox.hidden = false;
+      return;
+    }
+    errorBox.hidden = true;
+    apply(data);
+  } catch (exc) {
+    if (exc.name !== "AbortError") {
+      errorBox.textContent = failMessage;
+      errorBox.hidden = false;
+    }
+  } finally {
+    document.body.classList.remove("is-loading");
+  }
 }
 
 // Redraw the active-filter badges in [data-active-filters]. Each entry is a string (a plain badge)

@@ -4,7 +4,7 @@
 // Progressive enhancement: without this file the filter form is a plain GET form and the save
 // form posts the filters the page was rendered with. Server text goes in through textContent only.
 
-import { fetchPageJson, formParams, updateBadges } from "./live-query.js";
+import { applyPageJson, formParams, updateBadges } from "./live-query.js";
 
 function updateMetrics(metrics) {
   for (const metric of metrics) {
@@ -45,32 +45,20 @@ function updatePreview(preview) {
   table.replaceChildren(head, body);
 }
 
-async function load(form, params) {
+function load(form, params) {
   const error = document.querySelector("[data-builder-error]");
-  document.body.classList.add("is-loading");
-  try {
-    const { ok, data } = await fetchPageJson(params);
-    if (!ok) {
-      error.textContent = data.error || "These filters could not be applied.";
-      error.hidden = false;
-      return;
-    }
-    error.hidden = true;
-    updateMetrics(data.metrics);
-    updateBadges(data.filters.active);
-    updatePreview(data.preview);
-    const query = document.querySelector("[data-save-form] input[name='query']");
-    if (query) query.value = data.filters.query;
-    window.history.replaceState(null, "", `${window.location.pathname}?${params}`);
-    document.body.dataset.builderState = data.filters.query;
-  } catch (exc) {
-    if (exc.name !== "AbortError") {
-      error.textContent = "The numbers could not be updated. Reload the page to try again.";
-      error.hidden = false;
-    }
-  } finally {
-    document.body.classList.remove("is-loading");
-  }
+  return applyPageJson(params, error, {
+    failMessage: "The numbers could not be updated. Reload the page to try again.",
+    apply(data) {
+      updateMetrics(data.metrics);
+      updateBadges(data.filters.active);
+      updatePreview(data.preview);
+      const query = document.querySelector("[data-save-form] input[name='query']");
+      if (query) query.value = data.filters.query;
+      window.history.replaceState(null, "", `${window.location.pathname}?${params}`);
+      document.body.dataset.builderState = data.filters.query;
+    },
+  });
 }
 
 function init() {
