@@ -33,9 +33,9 @@ from analytics.engine.filters import IN, NOT_IN, RANGE, FilterSet
 from analytics.engine.metrics import KPI_COUNT_FIELDS, first_visit_inputs
 from analytics.engine.query import BUCKETS, counts_query, execute_many
 from analytics.engine.schema import BOOLEAN, TEXT, Source
-from analytics.engine.series import DATE_FIELDS as SERIES_DATE_FIELDS
 from analytics.engine.series import (
     categorical_columns,
+    date_column_of,
     new_vs_returning_over_time,
     over_time_query,
     top_n_query,
@@ -391,11 +391,17 @@ def _new_vs_returning_query(source: Source, date, flag, grain: str, filters: Fil
     )
 
 
+def _new_vs_returning_columns(source: Source):
+    """(date column, new/returning column) of the split by the dataset's own column (either may be None)."""
+    return next((c for f in DATE_FIELDS if (c := source.by_field(f)) is not None), None), source.by_field(
+        "new_returning"
+    )
+
+
 def _new_vs_returning_series(source: Source, *, workspace_id: int, grain: str, filters: FilterSet) -> dict:
     """Visits per period split by the new/returning column (the engine groups by both), or, without
     one, by each visitor key's first visit date (the KPI's definition, see metrics.py)."""
-    date = next((c for f in DATE_FIELDS if (c := source.by_field(f)) is not None), None)
-    flag = source.by_field("new_returning")
+    date, flag = _new_vs_returning_columns(source)
     if flag is None and first_visit_inputs(source) is not None:
         derived = new_vs_returning_over_time(source, workspace_id=workspace_id, grain=grain, filters=filters)
         points = list(derived.points)
@@ -467,11 +473,10 @@ def prefetch_charts(source: Source, *, workspace_id: int, grain: str, filters: F
     if kind == BUYERS:
         kpi_columns = [c for f in KPI_COUNT_FIELDS if (c := source.by_field(f)) is not None]
         queries += [counts_query(source, c.name, filters=filters) for c in kpi_columns]
-    over_time_date = next((c for f in SERIES_DATE_FIELDS if (c := source.by_field(f)) is not None), None)
+    over_time_date = date_column_of(source)
     if over_time_date is not None and over_time_date.is_temporal:
         queries.append(over_time_query(source, over_time_date.name, grain=grain, filters=filters))
-    date = next((c for f in DATE_FIELDS if (c := source.by_field(f)) is not None), None)
-    flag = source.by_field("new_returning")
+    date, flag = _new_vs_returning_columns(source)
     if kind == VISITORS and date is not None and date.is_temporal and flag is not None:
         queries.append(_new_vs_returning_query(source, date, flag, grain, filters))
     for _key, _title, field_name, how in specs:

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .cache import KEY_PREFIX, PRECOMPUTED_TIMEOUT, ResultCache, cached, default_cache
+from .cache import KEY_PREFIX, PRECOMPUTED_TIMEOUT, NullCache, ResultCache, cached, default_cache
 from .filters import FilterSet
 from .query import counts_query, execute_many
 from .schema import BOOLEAN, TEXT, Column, Source, connection
@@ -217,26 +217,23 @@ def value_counts(source: Source, column: Column, filters: FilterSet) -> list[tup
     return _rows(sql, params)
 
 
-def value_counts_many(source: Source, columns: list[Column], filters: FilterSet) -> dict[int, list[tuple[object, int]]]:
-    """`value_counts` of several columns in one scan (GROUPING SETS), keyed by column index."""
+def value_counts_many(
+    source: Source,
+    columns: list[Column],
+    filters: FilterSet,
+    *,
+    workspace_id: int | None = None,
+    cache: ResultCache | None = None,
+) -> dict[int, list[tuple[object, int]]]:
+    """`value_counts` of several columns in one scan (`execute_many`), keyed by column index. With a
+    workspace id they go through the result cache as the charts' own `counts_query` (a dashboard
+    page computes them once); without one nothing is cached."""
     columns = list({c.index: c for c in columns}.values())
-    if len(columns) <= 1:
-        return {c.index: value_counts(source, c, filters) for c in columns}
-    base, params = _base(source, filters, {f"v{i}": c.ref for i, c in enumerate(columns)})
-    aliases = [f"v{i}" for i in range(len(columns))]
-    flags = ", ".join(f"GROUPING({a})" for a in aliases)
-    sets = ", ".join(f"({a})" for a in aliases)
-    sql = f"SELECT {flags}, {', '.join(aliases)}, count(*) FROM ({base}) GROUP BY GROUPING SETS ({sets})"  # noqa: S608
-    out: dict[int, list] = {c.index: [] for c in columns}
-    width = len(columns)
-    for row in _rows(sql, params):
-        position = row[:width].index(0)
-        value = row[width + position]
-        if value is not None:
-            out[columns[position].index].append((value, row[-1]))
-    for counts in out.values():
-        counts.sort(key=lambda vn: (-vn[1], vn[0]))  # as value_counts: most rows first, ties by value
-    return out
+    if workspace_id is None:
+        workspace_id, cache = 0, NullCache()  # nothing is stored, so no entry can be shared
+    queries = [counts_query(source, c.name, filters=filters) for c in columns]
+    results = execute_many(queries, workspace_id=workspace_id, cache=cache)
+    return {c.index: [(v, n) for v, n in r.rows if v is not None] for c, r in zip(columns, results, strict=True)}
 
 
 def _prefetch_counts(
@@ -247,14 +244,9 @@ def _prefetch_counts(
     workspace_id: int | None = None,
     cache: ResultCache | None = None,
 ) -> dict[int, list]:
-    """`value_counts_many` of the fields the dataset has. With a workspace id they are read through
-    the result cache as the charts' own `counts_query` (a dashboard page computes them once)."""
-    columns = list({c.index: c for f in field_names if (c := source.by_field(f)) is not None}.values())
-    if workspace_id is None:
-        return value_counts_many(source, columns, filters)
-    queries = [counts_query(source, c.name, filters=filters) for c in columns]
-    results = execute_many(queries, workspace_id=workspace_id, cache=cache)
-    return {c.index: [(v, n) for v, n in r.rows if v is not None] for c, r in zip(columns, results, strict=True)}
+    """`value_counts_many` of the fields the dataset has."""
+    columns = [c for f in field_names if (c := source.by_field(f)) is not None]
+    return value_counts_many(source, columns, filters, workspace_id=workspace_id, cache=cache)
 
 
 # The buyers KPIs' categorical counts (gender split, top state, income and age range).

@@ -40,6 +40,11 @@ def _num(value):
     return float(value) if isinstance(value, Decimal) else value
 
 
+def date_column_of(source: Source):
+    """The column a time series runs on by default: the first canonical date field present."""
+    return next((c for f in DATE_FIELDS if (c := source.by_field(f)) is not None), None)
+
+
 # --- the queries behind the series (also what `prefetch` hands to `execute_many`) ---------------
 def _money_measures(source: Source) -> list[Measure]:
     revenue = source.by_field("revenue")
@@ -75,11 +80,7 @@ def over_time(
 ) -> Series:
     """Rows (and revenue / conversions when the dataset has them) per day, week or month."""
     GroupBy("x", grain)  # validates the grain against the allowlist before anything else
-    column = (
-        source.column(date_column)
-        if date_column
-        else next((c for f in DATE_FIELDS if (c := source.by_field(f)) is not None), None)
-    )
+    column = source.column(date_column) if date_column else date_column_of(source)
     key = f"over_time_{grain}"
     if column is None:
         return Series(key, missing=NEEDS_DATE)
